@@ -1,0 +1,37 @@
+"""ASGI entry point: `daphne config.asgi:application`.
+
+HTTP goes to Django. Websockets pass the Origin check against ALLOWED_HOSTS,
+{%- if cookiecutter.use_auth %}
+then sessions and authentication (scope["user"]),
+{%- endif %}
+then the URL router, whose last route refuses unknown paths with 403.
+"""
+
+import os
+
+{% if cookiecutter.use_auth -%}
+from channels.auth import AuthMiddlewareStack
+{% endif -%}
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.core.asgi import get_asgi_application
+
+# Fail safe: without an explicit choice, run with production settings, which refuse
+# to start without a real secret key.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+
+# Set Django up before importing consumers, which may import models.
+django_asgi_app = get_asgi_application()
+
+from config.routing import websocket_urlpatterns  # noqa: E402
+from {{ cookiecutter.project_slug }}.core.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+{%- if cookiecutter.use_auth %}
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+{%- else %}
+        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+{%- endif %}
+    }
+)

@@ -1,0 +1,151 @@
+"""Settings shared by every environment; local.py, test.py and production.py build on them.
+
+Values that differ between deployments come from the environment (see .env.example).
+A .env file next to manage.py is read for local development (DJANGO_READ_DOT_ENV=0
+turns that off); real environment variables always win over it.
+"""
+
+from pathlib import Path
+
+import environ
+{%- if cookiecutter.use_redis %}
+
+from config.redis import redis_channel_layer
+{%- endif %}
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+APPS_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
+
+env = environ.Env()
+if env.bool("DJANGO_READ_DOT_ENV", default=True):
+    env.read_env(BASE_DIR / ".env")
+
+PROJECT_NAME = {{ cookiecutter.project_name | tojson }}
+
+# Application definition
+
+INSTALLED_APPS = [
+    # daphne must come first: its runserver serves websockets as well as HTTP.
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "{{ cookiecutter.project_slug }}.core",
+{%- if cookiecutter.include_sample_consumer %}
+    "{{ cookiecutter.project_slug }}.chat",
+{%- endif %}
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+{%- if cookiecutter.use_auth %}
+    # Every page needs a logged-in user unless its view is marked @login_not_required.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+{%- endif %}
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [APPS_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "{{ cookiecutter.project_slug }}.core.context_processors.project",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "config.asgi.application"
+
+# Database: DATABASE_URL, e.g. postgres://user:password@host:5432/name or sqlite:///path.
+DATABASES = {
+{%- if cookiecutter.database == "postgresql" %}
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/{{ cookiecutter.project_slug }}"),
+{%- else %}
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+{%- endif %}
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Channel layer: how consumers in different processes reach each other (groups, broadcast).
+# The in-memory layer only reaches consumers of the same process.
+IN_MEMORY_CHANNEL_LAYER = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+{%- if cookiecutter.use_redis %}
+REDIS_URL = env.str("REDIS_URL", default="")
+CHANNEL_LAYERS = {
+    "default": redis_channel_layer(REDIS_URL) if REDIS_URL else IN_MEMORY_CHANNEL_LAYER,
+}
+{%- else %}
+CHANNEL_LAYERS = {"default": IN_MEMORY_CHANNEL_LAYER}
+{%- endif %}
+
+# Password validation
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+# Internationalization
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = {{ cookiecutter.timezone | tojson }}
+USE_I18N = True
+USE_TZ = True
+
+# Static files, served by WhiteNoise in every environment.
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [APPS_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed names: cache forever. Needs `collectstatic` unless DEBUG is on.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+{%- if cookiecutter.include_sample_consumer %}
+
+# Sample chat limits, per connection. WS_RATE_PER_SECOND=0 turns the rate limit off.
+WS_RATE_PER_SECOND = env.float("WS_RATE_PER_SECOND", default=10.0)
+WS_RATE_BURST = env.int("WS_RATE_BURST", default=20)
+WS_MAX_MESSAGE_CHARS = env.int("WS_MAX_MESSAGE_CHARS", default=2000)
+WS_MAX_BAD_MESSAGES = env.int("WS_MAX_BAD_MESSAGES", default=10)
+{%- endif %}
+
+# Logging: keep Django's and daphne's loggers, so "Exception inside application"
+# tracebacks and refused websocket handshakes reach the console.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,29 @@
+"""Settings for development on a laptop: `python manage.py runserver`."""
+{%- if cookiecutter.use_redis %}
+
+import warnings
+{%- endif %}
+
+from .base import *  # noqa: F403
+from .base import env
+{%- if cookiecutter.use_redis %}
+from .base import REDIS_URL
+{%- endif %}
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+
+# The post-generation hook wrote a fresh key to .env; this fallback only keeps a fresh
+# clone without .env working, and production refuses any key of this shape.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-local-development-only")
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+{%- if cookiecutter.use_redis %}
+
+if not REDIS_URL:
+    warnings.warn(
+        "REDIS_URL is not set: using the in-memory channel layer, which only reaches "
+        "consumers of this one process. Set REDIS_URL (see .env.example) to test "
+        "broadcasts across processes.",
+        stacklevel=1,
+    )
+{%- endif %}

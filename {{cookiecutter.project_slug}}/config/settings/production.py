@@ -1,0 +1,58 @@
+"""Settings for production: DJANGO_SETTINGS_MODULE=config.settings.production.
+
+Refuses to start with a missing or development secret key, without ALLOWED_HOSTS,
+{%- if cookiecutter.use_redis %}
+or without REDIS_URL,
+{%- endif %}
+and passes `manage.py check --deploy --fail-level WARNING`.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import env
+{%- if cookiecutter.use_redis %}
+from .base import REDIS_URL
+{%- endif %}
+
+
+def _require_secret_key(value: str) -> str:
+    """Refuse keys that Django's deploy check calls insecure, before anything uses them."""
+    if not value:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production.")
+    if value.startswith("django-insecure") or len(value) < 50 or len(set(value)) < 5:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not a production key: use at least 50 random characters, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    return value
+
+
+DEBUG = False
+SECRET_KEY = _require_secret_key(env.str("DJANGO_SECRET_KEY", default=""))
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the host names this site serves.")
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+{%- if cookiecutter.use_redis %}
+
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set in production: the in-memory channel layer cannot reach "
+        "consumers in other server processes."
+    )
+{%- endif %}
+
+# HTTPS, behind a load balancer or proxy that terminates TLS and sets X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+# Load balancers probe health over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+# Start low and raise to a year (31536000) once HTTPS is known to work everywhere.
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True

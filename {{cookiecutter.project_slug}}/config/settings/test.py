@@ -1,0 +1,23 @@
+"""Settings for the test suite: hermetic by default (in-memory channel layer, SQLite).
+
+DATABASE_URL, when set, runs the whole suite on that database (PostgreSQL in CI);
+the tests that need a real Redis read REDIS_URL themselves.
+"""
+
+from .base import *  # noqa: F403
+from .base import IN_MEMORY_CHANNEL_LAYER, env
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-not-used-anywhere-else"  # noqa: S105
+ALLOWED_HOSTS = ["testserver", "localhost"]
+
+CHANNEL_LAYERS = {"default": IN_MEMORY_CHANNEL_LAYER}
+DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
+
+# Fast hashing: the tests create users, they do not need to resist brute force.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,214 @@
+"""The chat protocol through the real ASGI stack (origin check, router, consumer)."""
+
+import asyncio
+import json
+
+import pytest
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from {{ cookiecutter.project_slug }}.chat.protocol import CloseCode
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LOBBY = "/ws/chat/lobby/"
+
+
+async def receive_json(communicator: WebsocketCommunicator) -> dict:
+    return json.loads(await communicator.receive_from(timeout=2))
+
+
+async def send_json(communicator: WebsocketCommunicator, payload: object) -> None:
+    await communicator.send_to(text_data=json.dumps(payload))
+
+
+async def assert_closed_with(communicator: WebsocketCommunicator, code: int) -> None:
+    output = await communicator.receive_output(timeout=2)
+    assert output == {"type": "websocket.close", "code": code}
+
+
+@pytest.fixture
+def join(connect):
+    """Open a websocket to a room and insist that it was accepted."""
+
+    async def _join(room: str = "lobby") -> WebsocketCommunicator:
+        communicator, connected = await connect(f"/ws/chat/{room}/")
+        assert connected
+        return communicator
+
+    return _join
+
+
+async def test_message_reaches_every_member_of_the_room(join):
+    alice, bob = await join(), await join()
+
+    await send_json(alice, {"type": "chat.message", "message": "hello"})
+
+    for member in (alice, bob):
+        event = await receive_json(member)
+        assert event["type"] == "chat.message"
+        assert event["message"] == "hello"
+        assert event["room"] == "lobby"
+        assert isinstance(event["user"], str)
+        assert event["user"]
+
+
+async def test_message_stays_in_its_room(join):
+    lobby, other = await join("lobby"), await join("other-room")
+
+    await send_json(lobby, {"type": "chat.message", "message": "only for the lobby"})
+
+    assert (await receive_json(lobby))["message"] == "only for the lobby"
+    assert await other.receive_nothing(timeout=0.2)
+
+
+async def test_ping_gets_a_pong_for_the_sender_only(join):
+    alice, bob = await join(), await join()
+
+    await send_json(alice, {"type": "ping"})
+
+    assert await receive_json(alice) == {"type": "pong"}
+    assert await bob.receive_nothing(timeout=0.2)
+
+
+async def test_unicode_survives_the_round_trip(join):
+    alice = await join()
+
+    await send_json(alice, {"type": "chat.message", "message": "héllo 👋 <b>&amp;</b>"})
+
+    assert (await receive_json(alice))["message"] == "héllo 👋 <b>&amp;</b>"
+
+
+@pytest.mark.parametrize(
+    "room",
+    [
+        pytest.param("a" * 65, id="too-long"),
+        pytest.param("caf%C3%A9", id="non-ascii"),
+        pytest.param("a.b", id="dot"),
+        pytest.param("a%20b", id="space"),
+    ],
+)
+async def test_invalid_room_names_are_refused_at_the_handshake(connect, room):
+    _, connected = await connect(f"/ws/chat/{room}/")
+
+    assert not connected
+
+
+async def test_longest_room_name_is_accepted(join):
+    await join("a" * 64)
+
+
+BAD_FRAMES = [
+    pytest.param({"text_data": "{not json"}, "invalid_json", id="malformed-json"),
+    pytest.param({"text_data": "[1, 2]"}, "not_an_object", id="array"),
+    pytest.param({"text_data": '"just a string"'}, "not_an_object", id="string"),
+    pytest.param({"text_data": "null"}, "not_an_object", id="null"),
+    pytest.param({"text_data": ""}, "empty_frame", id="empty-text"),
+    pytest.param({"bytes_data": b"\x00\x01"}, "binary_frame", id="binary"),
+    pytest.param({"bytes_data": b""}, "binary_frame", id="empty-binary"),
+    pytest.param({"text_data": "[" * 100_000 + "]" * 100_000}, "frame_too_large", id="huge-nesting"),
+    pytest.param({"text_data": "[" * 5_000 + "]" * 5_000}, "invalid_json", id="deep-nesting"),
+    pytest.param({"text_data": '{"type": "ping", "n": ' + "9" * 5_000 + "}"}, "invalid_json", id="huge-int"),
+    pytest.param({"text_data": '{"type": "shout"}'}, "unknown_type", id="unknown-type"),
+    pytest.param({"text_data": '{"type": "websocket.disconnect"}'}, "unknown_type", id="internal-type"),
+    pytest.param({"text_data": '{"type": "chat_message"}'}, "unknown_type", id="handler-name"),
+    pytest.param({"text_data": '{"type": ["ping"]}'}, "unknown_type", id="unhashable-type"),
+    pytest.param({"text_data": '{"message": "hi"}'}, "unknown_type", id="missing-type"),
+    pytest.param({"text_data": '{"type": "chat.message"}'}, "invalid_message", id="missing-message"),
+    pytest.param({"text_data": '{"type": "chat.message", "message": 42}'}, "invalid_message", id="number-message"),
+    pytest.param({"text_data": '{"type": "chat.message", "message": "   "}'}, "invalid_message", id="blank-message"),
+]
+
+
+@pytest.mark.parametrize(("frame", "code"), BAD_FRAMES)
+async def test_bad_input_gets_an_error_event_and_the_socket_stays_open(join, frame, code):
+    alice = await join()
+
+    await alice.send_to(**frame)
+
+    error = await receive_json(alice)
+    assert error["type"] == "error"
+    assert error["code"] == code
+    assert error["detail"]
+    await send_json(alice, {"type": "ping"})
+    assert await receive_json(alice) == {"type": "pong"}
+
+
+async def test_too_long_message_is_refused(join, settings):
+    settings.WS_MAX_MESSAGE_CHARS = 10
+    alice = await join()
+
+    await send_json(alice, {"type": "chat.message", "message": "x" * 11})
+
+    assert (await receive_json(alice))["code"] == "message_too_long"
+
+
+async def test_message_at_the_length_limit_is_delivered(join, settings):
+    settings.WS_MAX_MESSAGE_CHARS = 10
+    alice = await join()
+
+    await send_json(alice, {"type": "chat.message", "message": "x" * 10})
+
+    assert (await receive_json(alice))["message"] == "x" * 10
+
+
+async def test_repeated_bad_input_closes_with_4400(join, settings):
+    settings.WS_MAX_BAD_MESSAGES = 3
+    alice, bob = await join(), await join()
+
+    for _ in range(3):
+        await alice.send_to(text_data="{not json")
+        assert (await receive_json(alice))["code"] == "invalid_json"
+
+    await assert_closed_with(alice, CloseCode.TOO_MANY_BAD_MESSAGES)
+    await send_json(bob, {"type": "ping"})
+    assert await receive_json(bob) == {"type": "pong"}
+
+
+async def test_flood_is_rate_limited_with_4429_and_others_are_unaffected(join, settings):
+    settings.WS_RATE_PER_SECOND = 1
+    settings.WS_RATE_BURST = 5
+    flooder, bystander = await join(), await join()
+
+    for _ in range(6):
+        await send_json(flooder, {"type": "ping"})
+    for _ in range(5):
+        assert await receive_json(flooder) == {"type": "pong"}
+    error = await receive_json(flooder)
+
+    assert error["code"] == "rate_limited"
+    await assert_closed_with(flooder, CloseCode.RATE_LIMITED)
+    await send_json(bystander, {"type": "chat.message", "message": "still here"})
+    assert (await receive_json(bystander))["message"] == "still here"
+
+
+async def test_rate_limit_refills_over_time(join, settings):
+    settings.WS_RATE_PER_SECOND = 20
+    settings.WS_RATE_BURST = 2
+    alice = await join()
+
+    for _ in range(4):
+        await send_json(alice, {"type": "ping"})
+        assert await receive_json(alice) == {"type": "pong"}
+        await asyncio.sleep(0.1)
+
+
+async def test_zero_rate_turns_the_limit_off(join, settings):
+    settings.WS_RATE_PER_SECOND = 0
+    settings.WS_RATE_BURST = 1
+    alice = await join()
+
+    for _ in range(50):
+        await send_json(alice, {"type": "ping"})
+    for _ in range(50):
+        assert await receive_json(alice) == {"type": "pong"}
+
+
+async def test_leaving_removes_the_member_from_the_group(join):
+    alice = await join("leavers")
+    layer = get_channel_layer()
+    assert len(layer.groups["chat.leavers"]) == 1
+
+    await alice.disconnect()
+
+    assert "chat.leavers" not in layer.groups or not layer.groups["chat.leavers"]

@@ -1,0 +1,83 @@
+"""The chat over the real Redis at REDIS_URL, including a push from another process."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from channels.layers import get_channel_layer
+
+from config.redis import redis_channel_layer
+
+from .conftest import require_service
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return require_service("REDIS_URL")
+
+
+@pytest.fixture
+async def redis_layer(settings, redis_url):
+    """The production channel-layer configuration on the real Redis, closed after the test."""
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url)}
+    yield
+    await get_channel_layer().close_pools()
+
+
+@pytest.fixture
+async def join(redis_layer, connect):
+    async def _join(room: str):
+        communicator, connected = await connect(f"/ws/chat/{room}/")
+        assert connected
+        return communicator
+
+    return _join
+
+
+def unique_room() -> str:
+    """Rooms are groups in a Redis other test runs share: never reuse a name."""
+    return f"room-{uuid.uuid4().hex[:12]}"
+
+
+async def test_chat_message_crosses_redis(join):
+    room = unique_room()
+    alice, bob = await join(room), await join(room)
+
+    await alice.send_to(text_data=json.dumps({"type": "chat.message", "message": "via redis"}))
+
+    for member in (alice, bob):
+        assert json.loads(await member.receive_from(timeout=3))["message"] == "via redis"
+
+
+async def test_broadcast_command_in_another_process_reaches_the_room(join, redis_url):
+    room = unique_room()
+    alice = await join(room)
+    env = {**os.environ, "REDIS_URL": redis_url, "DJANGO_READ_DOT_ENV": "0"}
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "broadcast", room, "from another process"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    event = json.loads(await alice.receive_from(timeout=5))
+    assert event == {
+        "type": "chat.message",
+        "message": "from another process",
+        "user": "server",
+        "room": room,
+    }

@@ -1,0 +1,155 @@
+"""The Redis channel layer, against the real Redis at REDIS_URL."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
+
+from config.redis import redis_channel_layer
+
+from .conftest import require_service
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return require_service("REDIS_URL")
+
+
+@pytest.fixture
+def redis_settings(settings, redis_url):
+    """Run the test on the production channel-layer configuration, on the real Redis."""
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url)}
+    return settings
+
+
+@pytest.fixture
+async def layer(redis_settings):
+    layer = get_channel_layer()
+    assert isinstance(layer, RedisChannelLayer)
+    yield layer
+    await layer.close_pools()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def group() -> str:
+    """A group name no other test run uses (the machine's Redis is shared)."""
+    return f"test.{uuid.uuid4().hex}"
+
+
+async def test_send_and_receive_through_redis(layer):
+    channel = await layer.new_channel()
+
+    await layer.send(channel, {"type": "test.message", "text": "over redis"})
+
+    assert (await layer.receive(channel))["text"] == "over redis"
+
+
+async def test_group_send_reaches_every_member(layer):
+    name = group()
+    channels = [await layer.new_channel() for _ in range(3)]
+    for channel in channels:
+        await layer.group_add(name, channel)
+
+    await layer.group_send(name, {"type": "test.message", "text": "to all"})
+
+    for channel in channels:
+        assert (await layer.receive(channel))["text"] == "to all"
+    for channel in channels:
+        await layer.group_discard(name, channel)
+
+
+async def test_hundreds_leaving_at_once_leave_no_stale_members(layer, redis_url):
+    """redis-py 8's default pool (100, raising) made group_discard fail here."""
+    name = group()
+    members = [f"{name}.member{i}" for i in range(300)]
+    await asyncio.gather(*(layer.group_add(name, member) for member in members))
+
+    await asyncio.gather(*(layer.group_discard(name, member) for member in members))
+
+    connection = layer.connection(layer.consistent_hash(name))
+    assert await connection.zcard(layer._group_key(name)) == 0
+
+
+def test_configuration_outlasts_the_blocking_receive():
+    """The socket timeout must exceed BRPOP's block, or idle consumers are cut off."""
+    host = redis_channel_layer("redis://127.0.0.1:6379/0")["CONFIG"]["hosts"][0]
+
+    assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout
+    assert host["max_connections"] > 1000
+
+
+async def test_idle_receive_outlasts_redis_clients_default_timeout(layer):
+    """An idle reader waits past redis-py 8's 5 s default socket timeout, then receives."""
+    channel = await layer.new_channel()
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(RedisChannelLayer.brpop_timeout + 1.5)
+    assert not receiving.done(), receiving.exception() if receiving.done() else None
+
+    await layer.send(channel, {"type": "test.message", "text": "still listening"})
+
+    assert (await asyncio.wait_for(receiving, timeout=5))["text"] == "still listening"
+
+
+@pytest.mark.django_db
+def test_health_uses_the_redis_layer(client, redis_settings):
+    response = client.get("/health/")
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["channel_layer"] == "ok"
+
+
+@pytest.mark.django_db
+def test_health_names_an_unreachable_redis(client, settings):
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(f"redis://127.0.0.1:{free_port()}/0")}
+
+    response = client.get("/health/")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["channel_layer"].startswith("failed")
+
+
+def test_production_requires_redis_url():
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_READ_DOT_ENV="0",
+        DJANGO_SECRET_KEY="k" * 25 + "Qz9-_xY8wV7uT6sR5qP4oN3mL2kJ1h",
+        DJANGO_ALLOWED_HOSTS="chat.example.com",
+    )
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+    assert result.returncode != 0
+    assert "REDIS_URL must be set in production" in result.stderr
+
+
+def test_local_settings_fall_back_to_memory_with_a_warning():
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.local", DJANGO_READ_DOT_ENV="0")
+    code = "from django.conf import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])"
+
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "channels.layers.InMemoryChannelLayer"
+    assert "REDIS_URL is not set" in result.stderr

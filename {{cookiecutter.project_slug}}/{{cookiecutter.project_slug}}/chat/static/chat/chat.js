@@ -1,0 +1,130 @@
+// Chat client: one websocket per page, reconnecting with jittered exponential backoff.
+"use strict";
+
+(() => {
+  const CLOSE_UNAUTHENTICATED = 4401;
+  const BACKOFF_BASE_MS = 500;
+  const BACKOFF_MAX_MS = 30000;
+  const PING_INTERVAL_MS = 25000; // keeps proxies from closing an idle socket
+
+  const roomName = JSON.parse(document.getElementById("room-name").textContent);
+  const loginUrl = JSON.parse(document.getElementById("login-url").textContent);
+  const log = document.getElementById("chat-log");
+  const status = document.getElementById("chat-status");
+  const form = document.getElementById("chat-form");
+  const input = document.getElementById("chat-input");
+
+  let socket = null;
+  let attempt = 0;
+  let pingTimer = null;
+  let reconnectTimer = null;
+
+  function socketUrl() {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    return `${scheme}//${window.location.host}/ws/chat/${encodeURIComponent(roomName)}/`;
+  }
+
+  function setStatus(state, text) {
+    status.dataset.state = state;
+    status.textContent = text;
+  }
+
+  function append(author, text, className) {
+    const item = document.createElement("li");
+    if (className) item.className = className;
+    if (author) {
+      const name = document.createElement("span");
+      name.className = "author";
+      name.textContent = author;
+      item.append(name);
+    }
+    item.append(document.createTextNode(text));
+    log.append(item);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  // "Full jitter": a random delay up to an exponentially growing cap, so that clients
+  // disconnected together do not all come back at the same instant.
+  function backoffDelay() {
+    const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
+    attempt += 1;
+    return Math.random() * cap;
+  }
+
+  function scheduleReconnect() {
+    if (reconnectTimer !== null) return;
+    const delay = backoffDelay();
+    setStatus("waiting", `Disconnected. Reconnecting in ${Math.ceil(delay / 1000)} s…`);
+    reconnectTimer = window.setTimeout(() => {
+      reconnectTimer = null;
+      connect();
+    }, delay);
+  }
+
+  function handleEvent(event) {
+    let data;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (data.type === "chat.message") {
+      append(data.user, data.message);
+    } else if (data.type === "error") {
+      append(null, `Error: ${data.detail}`, "notice error");
+    }
+  }
+
+  function connect() {
+    setStatus("connecting", "Connecting…");
+    socket = new WebSocket(socketUrl());
+    socket.addEventListener("open", () => {
+      attempt = 0;
+      setStatus("open", "Connected");
+      pingTimer = window.setInterval(() => send({ type: "ping" }), PING_INTERVAL_MS);
+    });
+    socket.addEventListener("message", handleEvent);
+    socket.addEventListener("close", (event) => {
+      window.clearInterval(pingTimer);
+      socket = null;
+      if (event.code === CLOSE_UNAUTHENTICATED && loginUrl) {
+        const next = encodeURIComponent(window.location.pathname);
+        window.location.assign(`${loginUrl}?next=${next}`);
+        return;
+      }
+      scheduleReconnect();
+    });
+  }
+
+  function send(payload) {
+    if (socket === null || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(JSON.stringify(payload));
+    return true;
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const message = input.value.trim();
+    if (!message) return;
+    if (send({ type: "chat.message", message })) {
+      input.value = "";
+    } else {
+      append(null, "Not connected: your message was not sent.", "notice");
+    }
+  });
+
+  // Come back at once when the network or the tab does, instead of waiting out the backoff.
+  function reconnectNow() {
+    if (socket !== null) return;
+    window.clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    attempt = 0;
+    connect();
+  }
+  window.addEventListener("online", reconnectNow);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") reconnectNow();
+  });
+
+  connect();
+})();

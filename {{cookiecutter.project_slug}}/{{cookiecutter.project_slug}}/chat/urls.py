@@ -1,0 +1,10 @@
+from django.urls import re_path
+
+from . import views
+from .protocol import ROOM_NAME_PATTERN
+
+app_name = "chat"
+
+urlpatterns = [
+    re_path(rf"^(?P<room_name>{ROOM_NAME_PATTERN})/$", views.room, name="room"),
+]
