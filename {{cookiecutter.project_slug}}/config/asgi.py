@@ -29,7 +29,9 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
 {%- if cookiecutter.use_auth %}
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
 {%- else %}
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
 {%- endif %}

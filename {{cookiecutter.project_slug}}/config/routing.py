@@ -2,10 +2,10 @@
 
 from django.urls import re_path
 
-from {{ cookiecutter.project_slug }}.core.websocket import RefuseUnknownPathConsumer
-{%- if cookiecutter.include_sample_consumer %}
+{% if cookiecutter.include_sample_consumer -%}
 from {{ cookiecutter.project_slug }}.chat import routing as chat_routing
-{%- endif %}
+{% endif -%}
+from {{ cookiecutter.project_slug }}.core.websocket import RefuseUnknownPathConsumer
 
 websocket_urlpatterns = [
 {%- if cookiecutter.include_sample_consumer %}

@@ -1,6 +1,5 @@
-"""Shared fixtures: handshake headers, websocket communicators, real services."""
+"""Shared fixtures: handshake headers, websocket communicators."""
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -8,25 +7,10 @@ from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
 
-ORIGIN = (b"origin", b"http://testserver")
+from .support import ORIGIN
 
 Headers = list[tuple[bytes, bytes]]
 Connect = Callable[..., Awaitable[tuple[WebsocketCommunicator, bool]]]
-
-
-def require_service(variable: str) -> str:
-    """The URL of a real service from the environment.
-
-    Without it the test is skipped with a visible reason; with REQUIRE_SERVICES=1
-    (as in CI) a missing service is a failure instead.
-    """
-    url = os.environ.get(variable, "")
-    if not url:
-        reason = f"{variable} is not set: this test needs the real service"
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
-        pytest.skip(reason)
-    return url
 {%- if cookiecutter.use_auth %}
 
 

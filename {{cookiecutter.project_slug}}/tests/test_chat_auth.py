@@ -6,7 +6,7 @@ import pytest
 
 from {{ cookiecutter.project_slug }}.chat.protocol import CloseCode
 
-from .conftest import ORIGIN
+from .support import ORIGIN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,22 +1,17 @@
 """The chat over the real Redis at REDIS_URL, including a push from another process."""
 
 import json
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
 from config.redis import redis_channel_layer
 
-from .conftest import require_service
+from .support import manage, require_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -60,17 +55,11 @@ async def test_chat_message_crosses_redis(join):
 async def test_broadcast_command_in_another_process_reaches_the_room(join, redis_url):
     room = unique_room()
     alice = await join(room)
-    env = {**os.environ, "REDIS_URL": redis_url, "DJANGO_READ_DOT_ENV": "0"}
-    env["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+    settings = "config.settings.local"
+    env = {"REDIS_URL": redis_url}
 
-    result = subprocess.run(
-        [sys.executable, "manage.py", "broadcast", room, "from another process"],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = await sync_to_async(manage)(
+        "broadcast", room, "from another process", settings=settings, env=env
     )
 
     assert result.returncode == 0, result.stderr

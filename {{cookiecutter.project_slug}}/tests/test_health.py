@@ -48,4 +48,3 @@ def test_health_names_a_broken_database(client, monkeypatch):
         "database": "failed: ConnectionError",
         "channel_layer": "ok",
     }
-

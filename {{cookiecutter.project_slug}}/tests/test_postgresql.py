@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from .conftest import require_service
+from .support import require_service
 
 pytestmark = pytest.mark.django_db
 

@@ -1,12 +1,8 @@
 """The Redis channel layer, against the real Redis at REDIS_URL."""
 
 import asyncio
-import os
 import socket
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 from channels.layers import get_channel_layer
@@ -14,9 +10,7 @@ from channels_redis.core import RedisChannelLayer
 
 from config.redis import redis_channel_layer
 
-from .conftest import require_service
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from .support import manage, require_service
 
 
 @pytest.fixture
@@ -123,32 +117,21 @@ def test_health_names_an_unreachable_redis(client, settings):
 
 
 def test_production_requires_redis_url():
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.production",
-        DJANGO_READ_DOT_ENV="0",
-        DJANGO_SECRET_KEY="k" * 25 + "Qz9-_xY8wV7uT6sR5qP4oN3mL2kJ1h",
-        DJANGO_ALLOWED_HOSTS="chat.example.com",
-    )
+    env = {
+        "DJANGO_SECRET_KEY": "k" * 25 + "Qz9-_xY8wV7uT6sR5qP4oN3mL2kJ1h",
+        "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+    }
 
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
+    result = manage("check", settings="config.settings.production", env=env)
 
     assert result.returncode != 0
     assert "REDIS_URL must be set in production" in result.stderr
 
 
 def test_local_settings_fall_back_to_memory_with_a_warning():
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings.local", DJANGO_READ_DOT_ENV="0")
     code = "from django.conf import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])"
 
-    result = subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
+    result = manage("shell", "--no-imports", "-c", code, settings="config.settings.local", env={})
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "channels.layers.InMemoryChannelLayer"

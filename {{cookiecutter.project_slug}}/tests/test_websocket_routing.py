@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from .conftest import ORIGIN
+from .support import ORIGIN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,9 +5,10 @@ import warnings
 {%- endif %}
 
 from .base import *  # noqa: F403
-from .base import env
 {%- if cookiecutter.use_redis %}
-from .base import REDIS_URL
+from .base import REDIS_URL, env
+{%- else %}
+from .base import env
 {%- endif %}
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)

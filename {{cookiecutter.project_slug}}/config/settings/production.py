@@ -10,9 +10,10 @@ and passes `manage.py check --deploy --fail-level WARNING`.
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
 {%- if cookiecutter.use_redis %}
-from .base import REDIS_URL
+from .base import REDIS_URL, env
+{%- else %}
+from .base import env
 {%- endif %}
 
 

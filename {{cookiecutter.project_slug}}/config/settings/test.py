@@ -17,6 +17,8 @@ DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
 # Fast hashing: the tests create users, they do not need to resist brute force.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# Serve static files from the finders: the tests never run collectstatic.
+WHITENOISE_AUTOREFRESH = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
