@@ -21,7 +21,8 @@ RESERVED_NAMES = frozenset(
         "twisted", "txaio", "whitenoise", "zope",
     }
 )
-MAX_SLUG_LENGTH = 50
+# Longer names would push generated lines past the formatter's line length.
+MAX_SLUG_LENGTH = 30
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 # PEP 440, from the specification's appendix.
 VERSION = re.compile(

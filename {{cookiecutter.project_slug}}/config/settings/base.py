@@ -76,13 +76,12 @@ TEMPLATES = [
 ASGI_APPLICATION = "config.asgi.application"
 
 # Database: DATABASE_URL, e.g. postgres://user:password@host:5432/name or sqlite:///path.
-DATABASES = {
 {%- if cookiecutter.database == "postgresql" %}
-    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/{{ cookiecutter.project_slug }}"),
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/{{ cookiecutter.project_slug }}"
 {%- else %}
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+DEFAULT_DATABASE_URL = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 {%- endif %}
-}
+DATABASES = {"default": env.db("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

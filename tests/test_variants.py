@@ -1,0 +1,154 @@
+"""Every one of the 64 variants: baked once, then asked every question.
+
+The baked project's own checks (ruff, Django's checks, its test suite) are the main
+test; they run in a virtual environment built from the variant's own pyproject.toml.
+"""
+
+import re
+
+import pytest
+
+from .conftest import REQUIRE_SERVICES, VARIANTS, Baked, service_env, variant_id
+
+# Django templates keep their own {% if %}: look for Cookiecutter's variables and tags.
+UNRENDERED = re.compile(r"\{\{-?\s*cookiecutter\.|\{%-?\s*(if|elif|for)\s+(not\s+)?cookiecutter\.|\{%-?\s*now\b")
+SLUG = "realtime_project"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=variant_id)
+def variant(request) -> dict[str, object]:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def project(variant, cookies_session, project_environments) -> Baked:
+    result = cookies_session.bake(extra_context=variant)
+    assert result.exit_code == 0, result.exception
+    path = result.project_path
+    return Baked(path, result.context, project_environments.python_for(path))
+
+
+def expected_paths(variant: dict[str, object]) -> dict[str, bool]:
+    """Files that must exist (True) or must not (False), written out independently of
+    the post-generation hook's table so a wrong table fails here.
+    """
+    redis = variant["use_redis"]
+    auth = variant["use_auth"]
+    chat = variant["include_sample_consumer"]
+    return {
+        "manage.py": True,
+        "config/asgi.py": True,
+        "config/routing.py": True,
+        "config/settings/base.py": True,
+        "config/settings/local.py": True,
+        "config/settings/test.py": True,
+        "config/settings/production.py": True,
+        "pyproject.toml": True,
+        "README.md": True,
+        "Makefile": True,
+        ".env.example": True,
+        ".env": True,
+        ".gitignore": True,
+        f"{SLUG}/core/views.py": True,
+        "tests/test_health.py": True,
+        "config/redis.py": redis,
+        "tests/test_redis.py": redis,
+        f"{SLUG}/templates/registration/login.html": auth,
+        "tests/test_accounts.py": auth,
+        f"{SLUG}/chat/consumers.py": chat,
+        f"{SLUG}/chat/routing.py": chat,
+        f"{SLUG}/chat/broadcast.py": chat,
+        f"{SLUG}/chat/management/commands/broadcast.py": chat,
+        f"{SLUG}/chat/templates/chat/room.html": chat,
+        f"{SLUG}/chat/static/chat/chat.js": chat,
+        "tests/test_chat.py": chat,
+        "tests/test_broadcast.py": chat,
+        "tests/test_chat_auth.py": chat and auth,
+        "tests/test_chat_guests.py": chat and not auth,
+        "tests/test_chat_redis.py": chat and redis,
+        "tests/test_postgresql.py": variant["database"] == "postgresql",
+        "Dockerfile": variant["use_docker"],
+        "compose.yaml": variant["use_docker"],
+        ".dockerignore": variant["use_docker"],
+        ".github/workflows/ci.yml": variant["ci"] == "github",
+        "LICENSE": True,
+    }
+
+
+def test_no_unrendered_cookiecutter_syntax(project):
+    for path in project.files():
+        relative = path.relative_to(project.path)
+        assert "cookiecutter" not in str(relative)
+        if path.suffix in {".png", ".ico"}:
+            continue
+        match = UNRENDERED.search(path.read_text(encoding="utf-8"))
+        assert match is None, f"{relative}: {match.group(0)!r}"
+
+
+def test_files_of_each_feature_exist_exactly_when_chosen(project, variant):
+    for relative, wanted in expected_paths(variant).items():
+        assert (project.path / relative).exists() == wanted, relative
+
+
+def test_disabled_features_leave_no_trace(project, variant):
+    text = "\n".join(p.read_text(encoding="utf-8") for p in project.files())
+    traces = {
+        "channels_redis": variant["use_redis"],
+        "channels-redis": variant["use_redis"],
+        "psycopg": variant["database"] == "postgresql",
+        "AuthMiddlewareStack": variant["use_auth"],
+        "LoginRequiredMiddleware": variant["use_auth"],
+        f"{SLUG}.chat": variant["include_sample_consumer"],
+    }
+    for trace, chosen in traces.items():
+        assert (trace in text) == chosen, trace
+
+
+def test_dependencies_are_exactly_what_the_variant_uses(project, variant):
+    pyproject = (project.path / "pyproject.toml").read_text(encoding="utf-8")
+    assert ('"channels-redis>=' in pyproject) == variant["use_redis"]
+    assert ('"psycopg[binary]>=' in pyproject) == (variant["database"] == "postgresql")
+    for required in ('"django>=5.2', '"channels>=4.3.2"', '"daphne>=4.2.3"'):
+        assert required in pyproject
+
+
+def test_ruff_check_is_clean(project):
+    project.run(str(project.python), "-m", "ruff", "check", "--no-cache", ".")
+
+
+def test_ruff_format_is_clean(project):
+    project.run(str(project.python), "-m", "ruff", "format", "--no-cache", "--check", ".")
+
+
+def test_django_check_is_clean(project):
+    project.manage("check", "--fail-level", "WARNING")
+
+
+def test_no_missing_migrations(project):
+    project.manage("makemigrations", "--check", "--dry-run")
+
+
+def test_deploy_check_is_clean_with_production_settings(project):
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_READ_DOT_ENV": "0",
+        "DJANGO_SECRET_KEY": "p" * 20 + "Zx8-_Qw7Er6Ty5Ui4Op3As2Df1Gh0JkLmN",
+        "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+    }
+    project.manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+
+def test_own_test_suite_passes_with_real_services(project, variant):
+    result = project.run(
+        str(project.python), "-m", "pytest", "-p", "no:cacheprovider", "-q",
+        env=service_env(variant),
+    )
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary
+    assert "failed" not in summary
+    assert "error" not in summary
+    if REQUIRE_SERVICES:
+        assert "skipped" not in summary, result.stdout[-5000:]
