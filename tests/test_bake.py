@@ -1,0 +1,100 @@
+"""Properties of a bake that are not about one variant: secrets, licenses, names, speed."""
+
+import json
+import re
+
+import pytest
+
+from .conftest import TEMPLATE_DIR
+
+LICENSE_HEADINGS = {
+    "MIT": "MIT License",
+    "BSD-3-Clause": "BSD 3-Clause License",
+    "Apache-2.0": "Apache License",
+}
+
+
+def bake_ok(cookies, **answers):
+    result = cookies.bake(extra_context=answers)
+    assert result.exit_code == 0, result.exception
+    return result.project_path
+
+
+def secret_of(project) -> str:
+    line = (project / ".env").read_text().splitlines()[0]
+    assert line.startswith("DJANGO_SECRET_KEY=")
+    return line.split("=", 1)[1]
+
+
+def test_each_bake_gets_a_fresh_secret_key_kept_out_of_the_replay(cookies, _cookiecutter_config_file):
+    first, second = secret_of(bake_ok(cookies)), secret_of(bake_ok(cookies))
+
+    assert first != second
+    assert len(first) >= 50
+    replay_dir = _cookiecutter_config_file.dirpath() / "cookiecutter_replay"
+    replays = [p.read_text(encoding="utf-8") for p in replay_dir.listdir()]
+    assert replays
+    assert all(first not in text and second not in text for text in replays)
+
+
+def test_env_file_is_git_ignored(cookies):
+    project = bake_ok(cookies)
+
+    assert ".env" in (project / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.parametrize("license_name", list(LICENSE_HEADINGS))
+def test_license_choice_renders_its_text(cookies, license_name):
+    project = bake_ok(cookies, open_source_license=license_name, author_name="Ada Lovelace")
+
+    text = (project / "LICENSE").read_text()
+    assert text.startswith(LICENSE_HEADINGS[license_name])
+    if license_name != "Apache-2.0":
+        assert "Ada Lovelace" in text
+    assert f'license = "{license_name}"' in (project / "pyproject.toml").read_text()
+
+
+def test_not_open_source_has_no_license(cookies):
+    project = bake_ok(cookies, open_source_license="Not open source")
+
+    assert not (project / "LICENSE").exists()
+    assert "license =" not in (project / "pyproject.toml").read_text()
+
+
+def test_slug_is_derived_from_the_project_name(cookies):
+    project = bake_ok(cookies, project_name="Café Live-Feed 2")
+
+    assert project.name == "cafe_live_feed_2"
+    assert (project / "cafe_live_feed_2" / "core" / "views.py").exists()
+
+
+def test_quotes_in_free_text_stay_valid_toml_and_python(cookies):
+    import tomllib
+
+    name = 'The "Quoted" Project \\ O\'Brien'
+    project = bake_ok(cookies, project_name=name, project_slug="quoted", description='Say "hi"')
+
+    data = tomllib.loads((project / "pyproject.toml").read_text())
+    assert data["project"]["description"] == 'Say "hi"'
+    base = (project / "config" / "settings" / "base.py").read_text()
+    match = re.search(r"^PROJECT_NAME = (.*)$", base, re.MULTILINE)
+    assert json.loads(match.group(1)) == name
+
+
+def test_timezone_reaches_the_settings(cookies):
+    project = bake_ok(cookies, timezone="Europe/Paris")
+
+    assert 'TIME_ZONE = "Europe/Paris"' in (project / "config" / "settings" / "base.py").read_text()
+
+
+def test_template_uses_jinja_only_at_seams():
+    """No code or configuration file reads as a decision tree of {% if %} blocks.
+
+    The README describes the variant it ships with, so it may say more.
+    """
+    root = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+    for path in root.rglob("*"):
+        if path.is_file() and "templates" not in path.parts and "static" not in path.parts:
+            tags = len(re.findall(r"\{%-?\s*if\b", path.read_text(encoding="utf-8")))
+            limit = 20 if path.suffix == ".md" else 8
+            assert tags <= limit, f"{path.relative_to(root)} has {tags} if-blocks"

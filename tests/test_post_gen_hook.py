@@ -1,0 +1,87 @@
+"""The post-generation hook: the pruning table and the per-project secret."""
+
+import itertools
+import shutil
+
+import pytest
+
+from .conftest import FEATURES, TEMPLATE_DIR
+from .hooks import context, load_hook
+
+PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+
+
+@pytest.fixture
+def hook(tmp_path):
+    return load_hook("post_gen_project", tmp_path)
+
+
+def template_path(relative: str) -> str:
+    return relative.replace("realtime_project", "{{cookiecutter.project_slug}}", 1)
+
+
+def test_every_path_in_the_table_exists_in_the_template(hook):
+    for paths in hook.OWNED_PATHS.values():
+        for relative in paths:
+            assert (PROJECT_TEMPLATE / template_path(relative)).exists(), relative
+
+
+def test_every_option_of_the_table_is_a_prompt(hook):
+    answers = hook.answers(context())
+    for option, value in hook.OWNED_PATHS:
+        assert option in answers
+        assert isinstance(value, type(answers[option]))
+
+
+def test_everything_chosen_removes_only_the_other_branches(hook):
+    everything = context(database="postgresql")
+
+    assert hook.paths_to_remove(everything) == ["tests/test_chat_guests.py"]
+
+
+@pytest.mark.parametrize(
+    "values", list(itertools.product(*FEATURES.values())), ids=lambda v: "-".join(map(str, v))
+)
+def test_removed_paths_follow_the_answers(hook, values):
+    answers = dict(zip(FEATURES, values, strict=True))
+    removed = set(hook.paths_to_remove(context(**answers)))
+
+    assert ("config/redis.py" in removed) == (not answers["use_redis"])
+    assert ("realtime_project/chat" in removed) == (not answers["include_sample_consumer"])
+    assert ("realtime_project/templates/registration" in removed) == (not answers["use_auth"])
+    assert ("tests/test_postgresql.py" in removed) == (answers["database"] != "postgresql")
+    assert ("Dockerfile" in removed) == (not answers["use_docker"])
+    assert (".github" in removed) == (answers["ci"] != "github")
+    shared = "tests/test_chat_redis.py"
+    assert (shared in removed) == (not (answers["use_redis"] and answers["include_sample_consumer"]))
+
+
+def test_no_license_file_when_not_open_source(hook):
+    assert "LICENSE" in hook.paths_to_remove(context(open_source_license="Not open source"))
+    assert "LICENSE" not in hook.paths_to_remove(context(open_source_license="MIT"))
+
+
+def test_main_prunes_a_copy_and_writes_a_fresh_secret(tmp_path, hook):
+    project = tmp_path / "project"
+    shutil.copytree(PROJECT_TEMPLATE, project)
+    (project / "realtime_project").mkdir()  # the rendered name of the package folder
+    (project / "realtime_project" / "chat").mkdir()
+    (project / "realtime_project" / "templates" / "registration").mkdir(parents=True)
+    answers = context(use_redis=False, include_sample_consumer=False, use_docker=False)
+
+    assert hook.main(project, answers) == 0
+
+    assert not (project / "config" / "redis.py").exists()
+    assert not (project / "Dockerfile").exists()
+    assert not (project / "realtime_project" / "chat").exists()
+    assert (project / "realtime_project" / "templates" / "registration").exists()
+    env = (project / ".env").read_text()
+    assert env.startswith("DJANGO_SECRET_KEY=")
+    key = env.splitlines()[0].split("=", 1)[1]
+    assert len(key) >= 50
+    assert not key.startswith("django-insecure")
+
+
+def test_a_table_entry_missing_from_the_template_is_an_error(tmp_path, hook):
+    with pytest.raises(FileNotFoundError, match="the pruning table names"):
+        hook.remove(tmp_path, "no/such/file")
