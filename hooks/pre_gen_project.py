@@ -15,10 +15,30 @@ CONTEXT = json.loads(r"""{{ cookiecutter | tojson }}""")
 # name would shadow them. Plus the project's own top-level folders.
 RESERVED_NAMES = frozenset(
     {
-        "asgiref", "autobahn", "channels", "channels_redis", "config", "daphne", "django",
-        "environ", "manage", "msgpack", "psycopg", "pytest", "pytest_asyncio",
-        "pytest_django", "redis", "ruff", "sqlparse", "staticfiles", "test", "tests",
-        "twisted", "txaio", "whitenoise", "zope",
+        "asgiref",
+        "autobahn",
+        "channels",
+        "channels_redis",
+        "config",
+        "daphne",
+        "django",
+        "environ",
+        "manage",
+        "msgpack",
+        "psycopg",
+        "pytest",
+        "pytest_asyncio",
+        "pytest_django",
+        "redis",
+        "ruff",
+        "sqlparse",
+        "staticfiles",
+        "test",
+        "tests",
+        "twisted",
+        "txaio",
+        "whitenoise",
+        "zope",
     }
 )
 # Longer names would push generated lines past the formatter's line length.
@@ -37,10 +57,11 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_slug(slug: str) -> list[str]:
-    hint = "use lowercase ASCII letters, digits and _, starting with a letter, e.g. realtime_project"
+    hint = "use lowercase ASCII letters, digits and _, starting with a letter (realtime_project)"
     if not slug:
         return [f"project_slug is empty: {hint}."]
-    if not (slug.isascii() and slug.isidentifier() and slug == slug.lower()) or slug.startswith("_"):
+    identifier = slug.isascii() and slug.isidentifier() and not slug.startswith("_")
+    if not identifier or slug != slug.lower():
         return [f"project_slug {slug!r} is not a valid Python package name: {hint}."]
     if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
         return [f"project_slug {slug!r} is a Python keyword: choose another name."]
@@ -102,7 +123,7 @@ def main(context: dict) -> int:
     print("ERROR: cannot generate the project:", file=sys.stderr)
     for problem in found:
         print(f"  - {problem}", file=sys.stderr)
-    print("Nothing was generated. Fix the answers above and run cookiecutter again.", file=sys.stderr)
+    print("Nothing was generated. Fix the answers and run cookiecutter again.", file=sys.stderr)
     return 1
 
 

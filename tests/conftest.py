@@ -125,11 +125,8 @@ class ProjectEnvironments:
             uv = [sys.executable, "-m", "uv"]
             run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=project_dir)
             python = venv / "bin" / "python"
-            run(
-                [*uv, "pip", "install", "--quiet", "--python", str(python)]
-                + ["-r", "pyproject.toml", "--group", "dev"],
-                cwd=project_dir,
-            )
+            install = [*uv, "pip", "install", "--quiet", "--python", str(python)]
+            run([*install, "-r", "pyproject.toml", "--group", "dev"], cwd=project_dir)
             self.pythons[key] = python
         return self.pythons[key]
 

@@ -7,11 +7,12 @@ import pytest
 
 from .conftest import TEMPLATE_DIR
 
+CLI = [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--no-input"]
+
 
 def cookiecutter_cli(output_dir, *answers: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--no-input"]
-        + ["--output-dir", str(output_dir), *answers],
+        [*CLI, "--output-dir", str(output_dir), *answers],
         capture_output=True,
         text=True,
         timeout=120,
@@ -71,7 +72,7 @@ def test_all_problems_are_reported_in_one_run(tmp_path, output_dir):
         pytest.param("use_redis=maybe", "could not be converted to a boolean", id="boolean"),
     ],
 )
-def test_bad_choices_and_booleans_are_refused_by_cookiecutter(tmp_path, output_dir, answer, message):
+def test_bad_choices_and_booleans_are_refused(tmp_path, output_dir, answer, message):
     result = cookiecutter_cli(output_dir, answer)
 
     assert result.returncode != 0
@@ -79,9 +80,9 @@ def test_bad_choices_and_booleans_are_refused_by_cookiecutter(tmp_path, output_d
     assert left_behind(tmp_path) == []
 
 
-@pytest.mark.parametrize("answer", ["use_redis=no", "use_redis=false", "use_redis=n", "use_redis=0"])
-def test_booleans_accept_the_usual_spellings(output_dir, answer):
-    result = cookiecutter_cli(output_dir, answer)
+@pytest.mark.parametrize("spelling", ["no", "false", "n", "0"])
+def test_booleans_accept_the_usual_spellings(output_dir, spelling):
+    result = cookiecutter_cli(output_dir, f"use_redis={spelling}")
 
     assert result.returncode == 0, result.stderr
     assert not (output_dir / "realtime_project" / "config" / "redis.py").exists()

@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -26,12 +28,13 @@ def secret_of(project) -> str:
     return line.split("=", 1)[1]
 
 
-def test_each_bake_gets_a_fresh_secret_key_kept_out_of_the_replay(cookies, _cookiecutter_config_file):
+def test_each_bake_gets_a_fresh_secret_kept_out_of_the_replay(cookies, request):
     first, second = secret_of(bake_ok(cookies)), secret_of(bake_ok(cookies))
 
     assert first != second
     assert len(first) >= 50
-    replay_dir = _cookiecutter_config_file.dirpath() / "cookiecutter_replay"
+    config_file = request.getfixturevalue("_cookiecutter_config_file")  # pytest-cookies'
+    replay_dir = config_file.dirpath() / "cookiecutter_replay"
     replays = [p.read_text(encoding="utf-8") for p in replay_dir.listdir()]
     assert replays
     assert all(first not in text and second not in text for text in replays)
@@ -98,3 +101,18 @@ def test_template_uses_jinja_only_at_seams():
             tags = len(re.findall(r"\{%-?\s*if\b", path.read_text(encoding="utf-8")))
             limit = 20 if path.suffix == ".md" else 8
             assert tags <= limit, f"{path.relative_to(root)} has {tags} if-blocks"
+
+
+def test_template_code_is_ruff_clean():
+    """The hooks and this suite meet the bar the generated projects meet."""
+    ruff = [sys.executable, "-m", "ruff"]
+    for command in (["check", "--no-cache"], ["format", "--no-cache", "--check"]):
+        result = subprocess.run(
+            [*ruff, *command, "hooks", "tests"],
+            cwd=TEMPLATE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr

@@ -52,8 +52,8 @@ def test_removed_paths_follow_the_answers(hook, values):
     assert ("tests/test_postgresql.py" in removed) == (answers["database"] != "postgresql")
     assert ("Dockerfile" in removed) == (not answers["use_docker"])
     assert (".github" in removed) == (answers["ci"] != "github")
-    shared = "tests/test_chat_redis.py"
-    assert (shared in removed) == (not (answers["use_redis"] and answers["include_sample_consumer"]))
+    redis_chat = answers["use_redis"] and answers["include_sample_consumer"]
+    assert ("tests/test_chat_redis.py" in removed) == (not redis_chat)
 
 
 def test_no_license_file_when_not_open_source(hook):

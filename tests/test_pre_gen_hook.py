@@ -61,7 +61,9 @@ def test_bad_emails_are_rejected(hook, email):
     assert "does not look like an email" in found[0]
 
 
-@pytest.mark.parametrize("version", ["0.1.0", "1!2.0", "1.0rc1", "2.0.post1", "3.0.dev2", "1.0+local"])
+@pytest.mark.parametrize(
+    "version", ["0.1.0", "1!2.0", "1.0rc1", "2.0.post1", "3.0.dev2", "1+local"]
+)
 def test_pep440_versions_are_accepted(hook, version):
     assert hook.problems(context(version=version)) == []
 

@@ -11,7 +11,9 @@ import pytest
 from .conftest import REQUIRE_SERVICES, VARIANTS, Baked, service_env, variant_id
 
 # Django templates keep their own {% if %}: look for Cookiecutter's variables and tags.
-UNRENDERED = re.compile(r"\{\{-?\s*cookiecutter\.|\{%-?\s*(if|elif|for)\s+(not\s+)?cookiecutter\.|\{%-?\s*now\b")
+UNRENDERED = re.compile(
+    r"\{\{-?\s*cookiecutter\.|\{%-?\s*(if|elif|for)\s+(not\s+)?cookiecutter\.|\{%-?\s*now\b"
+)
 SLUG = "realtime_project"
 
 pytestmark = pytest.mark.slow
@@ -143,7 +145,12 @@ def test_deploy_check_is_clean_with_production_settings(project):
 
 def test_own_test_suite_passes_with_real_services(project, variant):
     result = project.run(
-        str(project.python), "-m", "pytest", "-p", "no:cacheprovider", "-q",
+        str(project.python),
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-q",
         env=service_env(variant),
     )
     summary = result.stdout.strip().splitlines()[-1]
