@@ -25,6 +25,7 @@ async def send_json(communicator: WebsocketCommunicator, payload: object) -> Non
 async def assert_closed_with(communicator: WebsocketCommunicator, code: int) -> None:
     output = await communicator.receive_output(timeout=2)
     assert output == {"type": "websocket.close", "code": code}
+    assert type(output["code"]) is int  # daphne refuses an IntEnum member
 
 
 @pytest.fixture

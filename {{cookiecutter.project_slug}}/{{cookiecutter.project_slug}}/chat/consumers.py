@@ -140,7 +140,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def close_with(self, code: CloseCode) -> None:
         self.closing = True
-        await self.close(code=code)
+        # A plain int: daphne (autobahn) refuses int subclasses such as IntEnum members.
+        await self.close(code=int(code))
 
     async def send_error(self, code: ErrorCode, detail: str) -> None:
         await self.send(text_data=_dumps({"type": "error", "code": code, "detail": detail}))
