@@ -64,6 +64,27 @@ def test_all_problems_are_reported_in_one_run(tmp_path, output_dir):
     assert left_behind(tmp_path) == []
 
 
+def test_empty_slug_is_refused_by_cookiecutter_before_any_hook(tmp_path, output_dir):
+    """It would name the output folder itself; cookiecutter refuses, in its own words."""
+    result = cookiecutter_cli(output_dir, "project_slug=")
+
+    assert result.returncode != 0
+    assert "already exists" in result.stdout + result.stderr
+    assert left_behind(tmp_path) == []
+
+
+def test_nested_path_slug_is_refused_leaving_only_an_empty_parent(tmp_path, output_dir):
+    """A known cookiecutter limit (docs/design_decisions.md): it creates the parent
+    folder before any hook runs, and removes only the project folder on failure.
+    """
+    result = cookiecutter_cli(output_dir, "project_slug=a/b")
+
+    assert result.returncode == 1
+    assert "not a valid Python package name" in result.stderr
+    assert left_behind(tmp_path) == ["out/a"]
+    assert list((output_dir / "a").iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("answer", "message"),
     [

@@ -84,6 +84,29 @@ def test_quotes_in_free_text_stay_valid_toml_and_python(cookies):
     assert json.loads(match.group(1)) == name
 
 
+@pytest.mark.parametrize(
+    "slug",
+    [
+        pytest.param("a_rather_long_package_name_xyz", id="longest-sorting-before-config"),
+        pytest.param("zz_top", id="sorting-after-config"),
+    ],
+)
+def test_generated_code_is_clean_whatever_the_slug(cookies, slug):
+    """Line lengths and import order must not depend on the package name."""
+    project = bake_ok(cookies, project_slug=slug, database="postgresql")
+
+    for command in (["check", "--no-cache"], ["format", "--no-cache", "--check"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "."],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_timezone_reaches_the_settings(cookies):
     project = bake_ok(cookies, timezone="Europe/Paris")
 

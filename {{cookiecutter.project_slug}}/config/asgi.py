@@ -22,8 +22,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 # Set Django up before importing consumers, which may import models.
 django_asgi_app = get_asgi_application()
 
-from config.routing import websocket_urlpatterns  # noqa: E402
 from {{ cookiecutter.project_slug }}.core.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from config.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
