@@ -22,6 +22,19 @@ def bake_ok(cookies, **answers):
     return result.project_path
 
 
+def assert_ruff_clean(cwd, *paths: str) -> None:
+    for command in (["check", "--no-cache"], ["format", "--no-cache", "--check"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, *paths],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def secret_of(project) -> str:
     line = (project / ".env").read_text().splitlines()[0]
     assert line.startswith("DJANGO_SECRET_KEY=")
@@ -95,16 +108,7 @@ def test_generated_code_is_clean_whatever_the_slug(cookies, slug):
     """Line lengths and import order must not depend on the package name."""
     project = bake_ok(cookies, project_slug=slug, database="postgresql")
 
-    for command in (["check", "--no-cache"], ["format", "--no-cache", "--check"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "ruff", *command, "."],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    assert_ruff_clean(project, ".")
 
 
 def test_timezone_reaches_the_settings(cookies):
@@ -128,14 +132,4 @@ def test_template_uses_jinja_only_at_seams():
 
 def test_template_code_is_ruff_clean():
     """The hooks and this suite meet the bar the generated projects meet."""
-    ruff = [sys.executable, "-m", "ruff"]
-    for command in (["check", "--no-cache"], ["format", "--no-cache", "--check"]):
-        result = subprocess.run(
-            [*ruff, *command, "hooks", "tests"],
-            cwd=TEMPLATE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    assert_ruff_clean(TEMPLATE_DIR, "hooks", "tests")
