@@ -156,9 +156,48 @@ class Baked:
         return sorted(p for p in self.path.rglob("*") if p.is_file())
 
 
+@pytest.fixture(scope="session")
+def prepared(cookies_session, project_environments, tmp_path_factory):
+    """Baked projects ready to serve, by end-to-end variant name, prepared once per worker."""
+    from .e2e import prepare
+
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            workdir = tmp_path_factory.mktemp(f"e2e-{name}")
+            cache[name] = prepare(name, cookies_session, project_environments, workdir)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="module")
+def served(e2e_name, prepared):
+    """The prepared project of this module's end-to-end variant (e2e_name)."""
+    return prepared(e2e_name)
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    """One daphne serving it for the module's tests, stopped afterwards."""
+    with served.daphne() as daphne:
+        yield daphne
+
+
+@pytest.fixture(scope="module")
+def headers(served, server) -> dict[str, str]:
+    """Handshake headers of a chat member: logged in through the real form where needed."""
+    from .e2e import login, ws_headers
+
+    return ws_headers(server, login(server.base_url) if served.auth else None)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Keep all tests of one variant on one xdist worker, so each variant bakes once."""
     for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is not None and "variant" in callspec.params:
-            item.add_marker(pytest.mark.xdist_group(variant_id(callspec.params["variant"])))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "variant" in params:
+            item.add_marker(pytest.mark.xdist_group(variant_id(params["variant"])))
+        elif "e2e_name" in params:
+            item.add_marker(pytest.mark.xdist_group(f"e2e-{params['e2e_name']}"))

@@ -1,0 +1,141 @@
+"""The chat protocol over a real socket: daphne serving a baked project with the chat."""
+
+import asyncio
+import contextlib
+import uuid
+
+import pytest
+import websockets
+
+from .e2e import CHAT_VARIANTS, connect, drain, receive_json, refused_status, send_json
+from .servers import health
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module", params=CHAT_VARIANTS)
+def e2e_name(request) -> str:
+    return request.param
+
+
+def room() -> str:
+    return f"e2e-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.mark.parametrize("name", ["a" * 65, "bad.name", "caf%C3%A9", "white%20space"])
+def test_invalid_room_names_are_refused_with_403(server, served, headers, name):
+    assert asyncio.run(refused_status(server, f"/ws/chat/{name}/", headers)) == 403
+
+
+def test_broadcast_reaches_the_room_and_only_the_room(server, served, headers):
+    async def scenario():
+        here, there = room(), room()
+        async with (
+            await connect(server, f"/ws/chat/{here}/", headers) as alice,
+            await connect(server, f"/ws/chat/{here}/", headers) as bob,
+            await connect(server, f"/ws/chat/{there}/", headers) as carol,
+        ):
+            await send_json(alice, {"type": "chat.message", "message": "hello room"})
+            for member in (alice, bob):
+                event = await receive_json(member)
+                assert event["type"] == "chat.message"
+                assert event["message"] == "hello room"
+                assert event["room"] == here
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(carol.recv(), 0.5)
+
+    asyncio.run(scenario())
+
+
+BAD_FRAMES = [
+    pytest.param("{not json", "invalid_json", id="malformed-json"),
+    pytest.param("[1, 2]", "not_an_object", id="array"),
+    pytest.param('"text"', "not_an_object", id="string"),
+    pytest.param("", "empty_frame", id="empty-text"),
+    pytest.param(b"\x00\xff", "binary_frame", id="binary"),
+    pytest.param(b"", "binary_frame", id="empty-binary"),
+    pytest.param("[" * 20_000 + "]" * 20_000, "frame_too_large", id="huge-nesting"),
+    pytest.param("[" * 3_000 + "]" * 3_000, "invalid_json", id="deep-nesting"),
+    pytest.param('{"type": "ping", "n": ' + "9" * 5_000 + "}", "invalid_json", id="huge-number"),
+    pytest.param('{"type": "shout"}', "unknown_type", id="unknown-type"),
+    pytest.param('{"type": "websocket.disconnect"}', "unknown_type", id="internal-type"),
+    pytest.param('{"type": "chat_message", "message": "x"}', "unknown_type", id="handler-name"),
+    pytest.param('{"type": "chat.message"}', "invalid_message", id="missing-message"),
+    pytest.param('{"type": "chat.message", "message": ["x"]}', "invalid_message", id="non-string"),
+    pytest.param(
+        '{"type": "chat.message", "message": "' + "x" * 2001 + '"}',
+        "message_too_long",
+        id="oversized-message",
+    ),
+]
+
+
+@pytest.mark.parametrize(("frame", "code"), BAD_FRAMES)
+def test_bad_frames_get_an_error_event_and_the_socket_stays_open(
+    server, served, headers, frame, code
+):
+    async def scenario():
+        async with await connect(server, f"/ws/chat/{room()}/", headers) as socket:
+            await socket.send(frame)
+            error = await receive_json(socket)
+            assert error["type"] == "error"
+            assert error["code"] == code
+            await send_json(socket, {"type": "ping"})
+            assert await receive_json(socket) == {"type": "pong"}
+
+    asyncio.run(scenario())
+
+
+def test_repeated_bad_input_is_closed_with_4400(server, served, headers):
+    async def scenario():
+        async with await connect(server, f"/ws/chat/{room()}/", headers) as socket:
+            for _ in range(10):
+                await socket.send("{not json")
+            events, code = await drain(socket, limit=11)
+            assert [event["code"] for event in events] == ["invalid_json"] * 10
+            assert code == 4400
+
+    asyncio.run(scenario())
+
+
+def test_flood_is_closed_with_4429_and_others_are_unaffected(server, served, headers):
+    async def scenario():
+        name = room()
+        async with (
+            await connect(server, f"/ws/chat/{name}/", headers) as flooder,
+            await connect(server, f"/ws/chat/{name}/", headers) as bystander,
+        ):
+            for _ in range(100):
+                await send_json(flooder, {"type": "ping"})
+            events, code = await drain(flooder, limit=101)
+            assert code == 4429
+            assert events[-1]["code"] == "rate_limited"
+            assert len(events) < 100
+            await send_json(bystander, {"type": "chat.message", "message": "still fine"})
+            assert (await receive_json(bystander))["message"] == "still fine"
+
+    asyncio.run(scenario())
+
+
+def test_message_over_daphnes_size_limit_is_dropped_without_hurting_the_server(
+    server, served, headers
+):
+    async def scenario():
+        socket = await connect(server, f"/ws/chat/{room()}/", headers)
+        # daphne's default limit is 1 MiB: it drops the connection, the consumer never sees it.
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await socket.send("x" * (2 * 1024 * 1024))
+        events, code = await drain(socket, limit=1, timeout=10)
+        assert events == []
+        assert code in (None, 1009)  # dropped, or closed as "message too big"
+        async with await connect(server, f"/ws/chat/{room()}/", headers) as fresh:
+            await send_json(fresh, {"type": "ping"})
+            assert await receive_json(fresh) == {"type": "pong"}
+
+    asyncio.run(scenario())
+    assert health(server.base_url)[0] == 200
+
+
+def test_server_log_holds_no_traceback(served):
+    """Runs last in this module: nothing above may have crashed the application."""
+    assert served.tracebacks() == []
