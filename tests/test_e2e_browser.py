@@ -1,0 +1,86 @@
+"""A real browser: Debian's Chromium, driven by Playwright, on the chat page.
+
+No browser is downloaded: Playwright drives the system Chromium (executable_path).
+"""
+
+import shutil
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from .e2e import PASSWORD, SCALE_VARIANTS, USERNAME
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module", params=SCALE_VARIANTS)
+def e2e_name(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert executable, "Chromium is not installed (Debian package: chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+def open_room(context, served, server, room: str, *, log_in: bool = False) -> Page:
+    """Open a room's page; with `log_in`, the browser must first be sent to the login form."""
+    page = context.new_page()
+    page.goto(f"{server.base_url}/chat/{room}/")
+    if log_in:
+        assert f"/accounts/login/?next=/chat/{room}/" in page.url
+        page.fill("input[name=username]", USERNAME)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"**/chat/{room}/")
+    expect(page.locator("#chat-status")).to_have_attribute("data-state", "open")
+    return page
+
+
+def say(page: Page, text: str) -> None:
+    page.fill("#chat-input", text)
+    page.press("#chat-input", "Enter")
+
+
+def test_two_pages_chat_and_reconnect_after_a_server_restart(context, served, server):
+    room = f"browser-{uuid.uuid4().hex[:8]}"
+    first = open_room(context, served, server, room, log_in=served.auth)
+    second = open_room(context, served, server, room)  # same browser: already logged in
+
+    say(first, "hello from the first page")
+    expect(second.locator("#chat-log")).to_contain_text("hello from the first page")
+
+    server.stop()
+    expect(first.locator("#chat-status")).to_have_attribute("data-state", "waiting")
+    server.start()
+
+    for page in (first, second):
+        expect(page.locator("#chat-status")).to_have_attribute("data-state", "open")
+    say(second, "back after the restart")
+    expect(first.locator("#chat-log")).to_contain_text("back after the restart")
+    assert served.tracebacks() == []
