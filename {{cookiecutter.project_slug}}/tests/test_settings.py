@@ -54,3 +54,14 @@ def test_local_settings_need_no_environment():
     result = manage("check", "--fail-level", "WARNING", settings="config.settings.local", env={})
 
     assert result.returncode == 0, result.stderr
+
+
+def test_empty_variables_mean_their_defaults():
+    """As in a .env copied from .env.example without filling every line in."""
+    env = {"DATABASE_URL": "", "DJANGO_ALLOWED_HOSTS": "", "DJANGO_SECRET_KEY": ""}
+    code = "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
+
+    result = manage("shell", "--no-imports", "-c", code, settings="config.settings.local", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("django.db.backends.")

@@ -81,7 +81,9 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/{{ cookiecutter.proje
 {%- else %}
 DEFAULT_DATABASE_URL = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 {%- endif %}
-DATABASES = {"default": env.db("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
+# An empty DATABASE_URL (as in a copied .env.example) means "use the default".
+DATABASE_URL = env.str("DATABASE_URL", default="") or DEFAULT_DATABASE_URL
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -89,7 +91,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The in-memory layer only reaches consumers of the same process.
 IN_MEMORY_CHANNEL_LAYER = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 {%- if cookiecutter.use_redis %}
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = env.str("REDIS_URL", default="")  # empty: the in-memory layer (see local.py)
 CHANNEL_LAYERS = {
     "default": redis_channel_layer(REDIS_URL) if REDIS_URL else IN_MEMORY_CHANNEL_LAYER,
 }

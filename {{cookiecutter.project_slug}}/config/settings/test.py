@@ -12,7 +12,8 @@ SECRET_KEY = "test-only-secret-key-not-used-anywhere-else"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "localhost"]
 
 CHANNEL_LAYERS = {"default": IN_MEMORY_CHANNEL_LAYER}
-DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
+DATABASE_URL = env.str("DATABASE_URL", default="") or "sqlite://:memory:"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 
 # Fast hashing: the tests create users, they do not need to resist brute force.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
