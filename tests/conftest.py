@@ -62,6 +62,15 @@ def reachable(url: str) -> bool:
         return False
 
 
+def need(available: bool, reason: str) -> None:
+    """Skip, saying why, when something a test needs is missing; fail under REQUIRE_SERVICES=1."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(reason)
+
+
 def service_env(variant: dict[str, object]) -> dict[str, str]:
     """The service URLs a variant's own tests get: only those it uses, only when reachable
     (or required: then an outage fails loudly). Each variant gets its own database.
@@ -175,6 +184,15 @@ def prepared(cookies_session, project_environments, tmp_path_factory):
 @pytest.fixture(scope="module")
 def served(e2e_name, prepared):
     """The prepared project of this module's end-to-end variant (e2e_name)."""
+    from .e2e import E2E_VARIANTS
+
+    answers = E2E_VARIANTS[e2e_name]
+    if answers.get("use_redis", True):
+        need(reachable(REDIS_URL), f"Redis is not reachable at {REDIS_URL}")
+    if answers.get("database") == "postgresql":
+        need(
+            reachable(POSTGRES_SERVER_URL), f"PostgreSQL is not reachable at {POSTGRES_SERVER_URL}"
+        )
     return prepared(e2e_name)
 
 

@@ -3,6 +3,8 @@ disconnects, and a Redis outage and recovery.
 """
 
 import asyncio
+import shutil
+import subprocess
 import time
 import uuid
 
@@ -10,7 +12,7 @@ import pytest
 import redis
 import websockets
 
-from .conftest import REDIS_URL
+from .conftest import REDIS_URL, need
 from .e2e import SCALE_VARIANTS, connect, drain, receive_json, send_json
 from .servers import RedisServer, health, wait_until
 
@@ -58,6 +60,26 @@ def test_messages_cross_between_processes_both_ways(server, second_server, heade
     asyncio.run(scenario())
 
 
+def test_broadcast_command_reaches_clients_of_every_process(served, server, second_server, headers):
+    async def scenario():
+        name = room()
+        path = f"/ws/chat/{name}/"
+        async with (
+            await connect(server, path, with_origin(headers, server)) as on_first,
+            await connect(second_server, path, with_origin(headers, second_server)) as on_second,
+        ):
+            command = [str(served.python), "manage.py", "broadcast", name, "from the shell"]
+            done = await asyncio.to_thread(
+                subprocess.run, command, cwd=served.path, env=served.env, timeout=60, check=False
+            )
+            assert done.returncode == 0
+            for socket in (on_first, on_second):
+                event = await receive_json(socket)
+                assert (event["message"], event["user"]) == ("from the shell", "server")
+
+    asyncio.run(scenario())
+
+
 def test_idle_socket_outlives_the_redis_client_timeout(server, second_server, headers):
     async def scenario():
         name = room()
@@ -95,6 +117,7 @@ def test_hundreds_leaving_at_once_leave_no_stale_group_members(served, server, h
 
 
 def test_redis_outage_turns_health_503_and_recovery_needs_no_restart(served, headers, tmp_path):
+    need(shutil.which("redis-server") is not None, "redis-server is not installed")
     own_redis = RedisServer(tmp_path).start()
     first = served.daphne(REDIS_URL=own_redis.url)
     second = served.daphne(REDIS_URL=own_redis.url)

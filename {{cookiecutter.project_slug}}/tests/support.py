@@ -1,11 +1,15 @@
-"""Helpers shared by the tests: handshake headers, real services, manage.py in a subprocess."""
+"""Helpers shared by the tests: handshake headers, real services, settings, manage.py."""
 
+import importlib
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+import config.settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ORIGIN = (b"origin", b"http://testserver")
@@ -26,12 +30,36 @@ def require_service(variable: str) -> str:
     return url
 
 
+# The environment variables the settings read.
+PROJECT_VARIABLES = ("DJANGO_", "DATABASE_URL", "REDIS_URL", "WS_")
+
+
+def load_settings(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Evaluate config/settings/<name>.py afresh, in this process, as if `env` were the
+    project's whole environment (no .env file). The running settings are left untouched.
+    """
+    for variable in os.environ:
+        if variable.startswith(PROJECT_VARIABLES):
+            monkeypatch.delenv(variable)
+    for variable, value in {**env, "DJANGO_READ_DOT_ENV": "0"}.items():
+        monkeypatch.setenv(variable, value)
+    modules = ["config.settings.base", f"config.settings.{name}"]
+    saved = {module: sys.modules.pop(module) for module in modules if module in sys.modules}
+    try:
+        return importlib.import_module(f"config.settings.{name}")
+    finally:
+        for module in modules:
+            sys.modules.pop(module, None)
+        sys.modules.update(saved)
+        if "config.settings.base" in saved:
+            config.settings.base = saved["config.settings.base"]
+
+
 def manage(*args: str, settings: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run manage.py in a fresh process, with `env` on top of an environment cleared of
-    the project's variables (DJANGO_*, DATABASE_URL, REDIS_URL) and of .env.
+    the project's variables and of .env.
     """
-    ours = ("DJANGO_", "DATABASE_URL", "REDIS_URL")
-    clean = {name: value for name, value in os.environ.items() if not name.startswith(ours)}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(PROJECT_VARIABLES)}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=PROJECT_DIR,

@@ -7,10 +7,11 @@ import uuid
 import pytest
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from django.core.exceptions import ImproperlyConfigured
 
 from config.redis import redis_channel_layer
 
-from .support import manage, require_service
+from .support import load_settings, require_service
 
 
 @pytest.fixture
@@ -116,23 +117,26 @@ def test_health_names_an_unreachable_redis(client, settings):
     assert response.json()["checks"]["channel_layer"].startswith("failed")
 
 
-def test_production_requires_redis_url():
+def test_production_requires_redis_url(monkeypatch):
     env = {
         "DJANGO_SECRET_KEY": "k" * 25 + "Qz9-_xY8wV7uT6sR5qP4oN3mL2kJ1h",
         "DJANGO_ALLOWED_HOSTS": "chat.example.com",
     }
 
-    result = manage("check", settings="config.settings.production", env=env)
-
-    assert result.returncode != 0
-    assert "REDIS_URL must be set in production" in result.stderr
+    with pytest.raises(ImproperlyConfigured, match="REDIS_URL must be set in production"):
+        load_settings("production", env, monkeypatch)
 
 
-def test_local_settings_fall_back_to_memory_with_a_warning():
-    code = "from django.conf import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])"
+def test_local_settings_fall_back_to_memory_with_a_warning(monkeypatch):
+    with pytest.warns(UserWarning, match="REDIS_URL is not set"):
+        local = load_settings("local", {}, monkeypatch)
 
-    result = manage("shell", "--no-imports", "-c", code, settings="config.settings.local", env={})
+    assert local.CHANNEL_LAYERS["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
 
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "channels.layers.InMemoryChannelLayer"
-    assert "REDIS_URL is not set" in result.stderr
+
+def test_settings_use_redis_when_redis_url_is_set(monkeypatch):
+    local = load_settings("local", {"REDIS_URL": "redis://cache.internal:6379/1"}, monkeypatch)
+
+    layer = local.CHANNEL_LAYERS["default"]
+    assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert layer["CONFIG"]["hosts"][0]["address"] == "redis://cache.internal:6379/1"
