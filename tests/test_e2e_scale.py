@@ -3,6 +3,7 @@ disconnects, and a Redis outage and recovery.
 """
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import time
@@ -39,18 +40,22 @@ def room() -> str:
     return f"scale-{uuid.uuid4().hex[:12]}"
 
 
-def with_origin(headers: dict[str, str], server) -> dict[str, str]:
-    return {**headers, "Origin": server.base_url}
+@contextlib.asynccontextmanager
+async def members(name: str, headers: dict[str, str], *servers):
+    """One open socket in room `name` on each of `servers`, closed on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = []
+        for server in servers:
+            socket = await connect(
+                server, f"/ws/chat/{name}/", {**headers, "Origin": server.base_url}
+            )
+            sockets.append(await stack.enter_async_context(socket))
+        yield sockets
 
 
 def test_messages_cross_between_processes_both_ways(server, second_server, headers):
     async def scenario():
-        name = room()
-        path = f"/ws/chat/{name}/"
-        async with (
-            await connect(server, path, with_origin(headers, server)) as on_first,
-            await connect(second_server, path, with_origin(headers, second_server)) as on_second,
-        ):
+        async with members(room(), headers, server, second_server) as (on_first, on_second):
             await send_json(on_first, {"type": "chat.message", "message": "first to second"})
             assert (await receive_json(on_second))["message"] == "first to second"
             assert (await receive_json(on_first))["message"] == "first to second"
@@ -63,11 +68,7 @@ def test_messages_cross_between_processes_both_ways(server, second_server, heade
 def test_broadcast_command_reaches_clients_of_every_process(served, server, second_server, headers):
     async def scenario():
         name = room()
-        path = f"/ws/chat/{name}/"
-        async with (
-            await connect(server, path, with_origin(headers, server)) as on_first,
-            await connect(second_server, path, with_origin(headers, second_server)) as on_second,
-        ):
+        async with members(name, headers, server, second_server) as (on_first, on_second):
             command = [str(served.python), "manage.py", "broadcast", name, "from the shell"]
             done = await asyncio.to_thread(
                 subprocess.run, command, cwd=served.path, env=served.env, timeout=60, check=False
@@ -83,10 +84,9 @@ def test_broadcast_command_reaches_clients_of_every_process(served, server, seco
 def test_idle_socket_outlives_the_redis_client_timeout(server, second_server, headers):
     async def scenario():
         name = room()
-        path = f"/ws/chat/{name}/"
-        async with await connect(server, path, with_origin(headers, server)) as idle:
+        async with members(name, headers, server) as (idle,):
             await asyncio.sleep(IDLE_SECONDS)
-            async with await connect(second_server, path, headers) as sender:
+            async with members(name, headers, second_server) as (sender,):
                 await send_json(sender, {"type": "chat.message", "message": "still there?"})
                 assert (await receive_json(idle))["message"] == "still there?"
 
@@ -147,12 +147,8 @@ def test_redis_outage_turns_health_503_and_recovery_needs_no_restart(served, hea
 
 async def chat_crosses(first, second, headers) -> bool:
     """Whether a message sent on `first` reaches a member connected to `second`."""
-    path = f"/ws/chat/{room()}/"
     try:
-        async with (
-            await connect(first, path, with_origin(headers, first)) as sender,
-            await connect(second, path, with_origin(headers, second)) as receiver,
-        ):
+        async with members(room(), headers, first, second) as (sender, receiver):
             await send_json(sender, {"type": "chat.message", "message": "recovered"})
             events, _ = await drain(receiver, limit=1, timeout=3)
             return [event.get("message") for event in events] == ["recovered"]
