@@ -67,7 +67,15 @@ def _stop(process: subprocess.Popen, *, timeout: float = 10) -> None:
 class Daphne:
     """`daphne config.asgi:application` of a baked project, on a free loopback port."""
 
-    def __init__(self, python: Path, project_dir: Path, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self,
+        python: Path,
+        project_dir: Path,
+        env: dict[str, str],
+        log: Path,
+        application: str = "config.asgi:application",
+    ) -> None:
+        self.application = application
         self.python = python
         self.project_dir = project_dir
         self.env = env
@@ -87,7 +95,7 @@ class Daphne:
         command = [str(self.python), "-m", "daphne", "-b", HOST, "-p", str(self.port)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [*command, "config.asgi:application"],
+                [*command, self.application],
                 cwd=self.project_dir,
                 env=self.env,
                 stdout=log,

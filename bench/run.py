@@ -1,0 +1,355 @@
+"""The benchmark: bake a project, serve it, and measure it side by side, in one run,
+with the Channels tutorial app and a raw `websockets` server speaking the same protocol.
+
+    python bench/run.py [--rounds 3] [--seconds 3] [--out bench-results]
+
+Needs what the template's tests need (requirements/test.txt) and a Redis at REDIS_URL
+(default redis://127.0.0.1:6379/0). Everything binds to 127.0.0.1; every loop is bounded.
+Figures are medians over interleaved rounds; CPU is the server process's own user+system
+time, so the client sharing the machine does not blur it. Writes results.json and
+results.md to --out.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import websockets
+from cookiecutter.main import cookiecutter
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TEMPLATE_DIR))
+
+from tests.conftest import REDIS_URL, ProjectEnvironments, clean_env, run  # noqa: E402
+from tests.e2e import PASSWORD, USERNAME, login  # noqa: E402
+from tests.servers import Daphne, free_port, wait_until  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+ECHO_CLIENTS = (1, 50, 200)
+BROADCAST_MEMBERS = (100, 500)
+IDLE_CONNECTIONS = 1000
+
+
+# --- the servers -----------------------------------------------------------------------
+
+
+class Server:
+    """A server under test: how to start it, its process, and the handshake headers."""
+
+    def __init__(self, name: str, start: Callable[[], subprocess.Popen | Daphne]) -> None:
+        self.name = name
+        self._start = start
+        self.handle = None
+        self.headers: dict[str, str] = {}
+        self.port = 0
+
+    def start(self) -> None:
+        self.handle = self._start()
+        self.port = self.handle.port
+
+    @property
+    def pid(self) -> int:
+        return self.handle.process.pid
+
+    def stop(self) -> None:
+        self.handle.stop()
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def url(self, room: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/chat/{room}/"
+
+
+class RawServer:
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        with log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("raw_server.py")), str(self.port)],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+        def answers() -> bool:
+            try:
+                asyncio.run(_probe(self.port))
+            except OSError:
+                return False
+            return True
+
+        wait_until(answers, timeout=30, what="the raw websockets server")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+async def _probe(port: int) -> None:
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/chat/probe/", open_timeout=2):
+        pass
+
+
+def bake_project(workdir: Path, environments: ProjectEnvironments) -> tuple[Path, Path]:
+    project = Path(cookiecutter(str(TEMPLATE_DIR), no_input=True, output_dir=str(workdir)))
+    return project, environments.python_for(project)
+
+
+def project_env(python: Path, project: Path, redis_url: str) -> dict[str, str]:
+    env = clean_env(
+        PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DJANGO_DEBUG="false",
+        DJANGO_READ_DOT_ENV="0",
+        DJANGO_SECRET_KEY="bench-" + "k" * 30 + "Zx8-_Qw7Er6Ty5Ui4Op3As2Df1Gh0JkL",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=f"sqlite:///{project / 'bench.sqlite3'}",
+        WS_RATE_PER_SECOND="0",  # the benchmark is a flood by design
+        PYTHONWARNINGS="ignore",
+    )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def prepare_project(project: Path, python: Path) -> None:
+    env = project_env(python, project, "")
+    manage = [str(python), "manage.py"]
+    run([*manage, "migrate", "--noinput", "-v", "0"], cwd=project, env=env)
+    run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=project, env=env)
+    user = {**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
+    create = ["createsuperuser", "--noinput", "--username", USERNAME, "--email", "b@example.com"]
+    run([*manage, *create], cwd=project, env=user)
+
+
+def servers_for(layer: str, project: Path, python: Path, logs: Path) -> list[Server]:
+    redis_url = REDIS_URL if layer == "redis" else ""
+    env = project_env(python, project, redis_url)
+
+    def start_project() -> Daphne:
+        return Daphne(python, project, env, logs / f"project-{layer}.log").start()
+
+    def start_tutorial() -> Daphne:
+        tutorial_env = clean_env(
+            DJANGO_SETTINGS_MODULE="tutorial_site.settings", REDIS_URL=redis_url
+        )
+        tutorial = Path(__file__).with_name("tutorial")
+        log = logs / f"tutorial-{layer}.log"
+        return Daphne(python, tutorial, tutorial_env, log, "tutorial_site.asgi:application").start()
+
+    return [
+        Server("project", start_project),
+        Server("tutorial", start_tutorial),
+        Server("raw", lambda: RawServer(logs / f"raw-{layer}.log")),
+    ]
+
+
+# --- the scenarios -----------------------------------------------------------------------
+
+
+async def open_sockets(server: Server, room: str, count: int) -> list:
+    sockets = []
+    for start in range(0, count, 50):
+        batch = min(50, count - start)
+        sockets += await asyncio.gather(
+            *(
+                websockets.connect(
+                    server.url(room),
+                    additional_headers={**server.headers, "Origin": "http://127.0.0.1"},
+                    open_timeout=30,
+                    max_queue=None,
+                )
+                for _ in range(batch)
+            )
+        )
+    return sockets
+
+
+async def close_all(sockets: list) -> None:
+    await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)
+
+
+async def echo(server: Server, clients: int, seconds: float) -> dict[str, float]:
+    """Ping/pong round trips from `clients` sockets for `seconds`."""
+    sockets = await open_sockets(server, f"echo-{uuid.uuid4().hex[:8]}", clients)
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def client(socket) -> None:
+        while time.monotonic() < deadline:
+            sent = time.perf_counter()
+            await socket.send('{"type":"ping"}')
+            await asyncio.wait_for(socket.recv(), 10)
+            latencies.append(time.perf_counter() - sent)
+
+    cpu = server.cpu_seconds()
+    started = time.monotonic()
+    await asyncio.gather(*(client(socket) for socket in sockets))
+    elapsed = time.monotonic() - started
+    cpu = server.cpu_seconds() - cpu
+    await close_all(sockets)
+    latencies.sort()
+    return {
+        "msgs_per_s": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "cpu_us_per_msg": cpu / len(latencies) * 1e6,
+        "msgs_per_cpu_s": len(latencies) / cpu if cpu else float("inf"),
+    }
+
+
+async def connection_rate(server: Server, seconds: float) -> dict[str, float]:
+    """Handshakes (open and close) from 10 concurrent clients for `seconds`."""
+    count = 0
+    deadline = time.monotonic() + seconds
+    room = f"connect-{uuid.uuid4().hex[:8]}"
+
+    async def client() -> None:
+        nonlocal count
+        while time.monotonic() < deadline:
+            socket = (await open_sockets(server, room, 1))[0]
+            await socket.close()
+            count += 1
+
+    cpu = server.cpu_seconds()
+    started = time.monotonic()
+    await asyncio.gather(*(client() for _ in range(10)))
+    elapsed = time.monotonic() - started
+    cpu = server.cpu_seconds() - cpu
+    return {"handshakes_per_s": count / elapsed, "cpu_us_per_connection": cpu / count * 1e6}
+
+
+async def broadcast(server: Server, members: int, repeats: int = 20) -> dict[str, float]:
+    """One member sends; time until every member (itself included) has the message."""
+    sockets = await open_sockets(server, f"fanout-{uuid.uuid4().hex[:8]}", members)
+    await asyncio.sleep(0.5)
+    durations = []
+    cpu = server.cpu_seconds()
+    for repeat in range(repeats):
+        text = f"fan-out {repeat} {uuid.uuid4().hex}"
+
+        async def receive(socket, text=text) -> None:
+            while text not in await asyncio.wait_for(socket.recv(), 30):
+                pass
+
+        waiting = [asyncio.ensure_future(receive(socket)) for socket in sockets]
+        sent = time.perf_counter()
+        await sockets[0].send(json.dumps({"type": "chat.message", "message": text}))
+        await asyncio.gather(*waiting)
+        durations.append(time.perf_counter() - sent)
+    cpu = server.cpu_seconds() - cpu
+    await close_all(sockets)
+    return {
+        "all_received_ms": statistics.median(durations) * 1000,
+        "cpu_us_per_delivery": cpu / (members * repeats) * 1e6,
+    }
+
+
+async def idle_memory(server: Server, connections: int) -> dict[str, float]:
+    before = server.rss_kib()
+    sockets = await open_sockets(server, f"idle-{uuid.uuid4().hex[:8]}", connections)
+    await asyncio.sleep(2)
+    after = server.rss_kib()
+    await close_all(sockets)
+    return {"kib_per_idle_connection": (after - before) / connections}
+
+
+# --- the run -----------------------------------------------------------------------------
+
+
+def scenarios(seconds: float, layer: str) -> dict[str, Callable[[Server], Awaitable[dict]]]:
+    found: dict[str, Callable[[Server], Awaitable[dict]]] = {}
+    if layer == "memory":
+        for clients in ECHO_CLIENTS:
+            found[f"echo, {clients} clients"] = lambda s, c=clients: echo(s, c, seconds)
+        found["connection rate"] = lambda s: connection_rate(s, seconds)
+        found[f"idle memory, {IDLE_CONNECTIONS} connections"] = lambda s: idle_memory(
+            s, IDLE_CONNECTIONS
+        )
+    for members in BROADCAST_MEMBERS:
+        found[f"broadcast to {members}, {layer} layer"] = lambda s, m=members: broadcast(s, m)
+    return found
+
+
+def measure(rounds: int, seconds: float, workdir: Path) -> dict[str, dict[str, dict]]:
+    environments = ProjectEnvironments(workdir / "venvs")
+    project, python = bake_project(workdir, environments)
+    prepare_project(project, python)
+    logs = workdir / "logs"
+    logs.mkdir()
+    raw_samples: dict[str, dict[str, list[dict]]] = {}
+    for layer in ("memory", "redis"):
+        servers = servers_for(layer, project, python, logs)
+        for server in servers:
+            server.start()
+        try:
+            project_server = servers[0]
+            project_server.headers = {"Cookie": login(f"http://127.0.0.1:{project_server.port}")}
+            for round_number in range(rounds):
+                for name, scenario in scenarios(seconds, layer).items():
+                    # Interleaved: each round runs every server once per scenario.
+                    for server in servers:
+                        result = asyncio.run(scenario(server))
+                        raw_samples.setdefault(name, {}).setdefault(server.name, []).append(result)
+                        print(f"round {round_number + 1} {name:38} {server.name:8} {result}")
+        finally:
+            for server in servers:
+                server.stop()
+    return {
+        scenario: {
+            server: {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+            for server, samples in by_server.items()
+        }
+        for scenario, by_server in raw_samples.items()
+    }
+
+
+def markdown(results: dict[str, dict[str, dict]]) -> str:
+    lines = [
+        "| scenario | metric | project | tutorial | raw | project / tutorial | project / raw |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for scenario, by_server in results.items():
+        for metric in by_server["project"]:
+            values = [by_server[name][metric] for name in ("project", "tutorial", "raw")]
+            ratios = [f"{values[0] / other:.2f}x" if other else "n/a" for other in values[1:]]
+            numbers = [f"{value:,.1f}" for value in values]
+            lines.append(f"| {scenario} | {metric} | {' | '.join(numbers + ratios)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per timed scenario")
+    parser.add_argument("--out", type=Path, default=TEMPLATE_DIR / "bench-results")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+        results = measure(args.rounds, args.seconds, Path(workdir))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown(results)
+    (args.out / "results.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
