@@ -263,6 +263,13 @@ async def broadcast(server: Server, members: int, repeats: int = 20) -> dict[str
 
 
 async def idle_memory(server: Server, connections: int) -> dict[str, float]:
+    """Resident memory per idle connection, on a fresh process: Python keeps freed memory,
+    so a process that already held connections would report almost nothing.
+    """
+    server.stop()
+    server.start()
+    warm_up = await open_sockets(server, f"warm-{uuid.uuid4().hex[:8]}", 1)
+    await close_all(warm_up)
     before = server.rss_kib()
     sockets = await open_sockets(server, f"idle-{uuid.uuid4().hex[:8]}", connections)
     await asyncio.sleep(2)

@@ -131,5 +131,5 @@ def test_template_uses_jinja_only_at_seams():
 
 
 def test_template_code_is_ruff_clean():
-    """The hooks and this suite meet the bar the generated projects meet."""
-    assert_ruff_clean(TEMPLATE_DIR, "hooks", "tests")
+    """The hooks, this suite and the benchmark meet the bar the generated projects meet."""
+    assert_ruff_clean(TEMPLATE_DIR, "hooks", "tests", "bench")
