@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -90,7 +91,7 @@ class RawServer:
 
         def answers() -> bool:
             try:
-                asyncio.run(_probe(self.port))
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
             except OSError:
                 return False
             return True
@@ -100,11 +101,6 @@ class RawServer:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
-
-
-async def _probe(port: int) -> None:
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/chat/probe/", open_timeout=2):
-        pass
 
 
 def bake_project(workdir: Path, environments: ProjectEnvironments) -> tuple[Path, Path]:
