@@ -4,13 +4,10 @@ import asyncio
 import json
 
 import pytest
-from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
-from django.urls import re_path
 
 from {{ cookiecutter.project_slug }}.chat.consumers import ChatConsumer
 from {{ cookiecutter.project_slug }}.chat.protocol import CloseCode
@@ -229,29 +226,22 @@ async def test_messages_skip_channels_per_message_database_hop(join, monkeypatch
     assert calls == []
 
 
-class UserCountingConsumer(ChatConsumer):
-    """A consumer that, like code a team adds, reads the database in a handler."""
+async def test_handlers_reach_the_database_through_database_sync_to_async(join, monkeypatch):
+    """Without the dispatch hop, database_sync_to_async still gives every call a usable
+    connection, message after message, as in a handler a team adds.
+    """
 
     async def handle_ping(self, payload: dict) -> None:
         count = await database_sync_to_async(get_user_model().objects.count)()
         await self.send(text_data=json.dumps({"type": "pong", "users": count}))
 
-
-async def test_handlers_reach_the_database_through_database_sync_to_async(ws_headers):
-    """Without the dispatch hop, database_sync_to_async still gives every call a usable
-    connection, message after message.
-    """
-    route = re_path(r"^ws/chat/(?P<room_name>[a-z]+)/$", UserCountingConsumer.as_asgi())
-    app = AuthMiddlewareStack(URLRouter([route]))
-    communicator = WebsocketCommunicator(app, LOBBY, headers=ws_headers)
-    connected, _ = await communicator.connect()
-    assert connected
+    monkeypatch.setattr(ChatConsumer, "handle_ping", handle_ping)
+    alice = await join()
     expected = await database_sync_to_async(get_user_model().objects.count)()
 
     for _ in range(3):
-        await send_json(communicator, {"type": "ping"})
-        assert await receive_json(communicator) == {"type": "pong", "users": expected}
-    await communicator.disconnect()
+        await send_json(alice, {"type": "ping"})
+        assert await receive_json(alice) == {"type": "pong", "users": expected}
 
 
 async def test_leaving_removes_the_member_from_the_group(join):
