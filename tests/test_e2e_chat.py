@@ -105,12 +105,16 @@ def test_flood_is_closed_with_4429_and_others_are_unaffected(server, served, hea
             await connect(server, f"/ws/chat/{name}/", headers) as flooder,
             await connect(server, f"/ws/chat/{name}/", headers) as bystander,
         ):
-            for _ in range(100):
+            for _ in range(40):  # the default burst is 20
                 await send_json(flooder, {"type": "ping"})
-            events, code = await drain(flooder, limit=101)
-            assert code == 4429
-            assert events[-1]["code"] == "rate_limited"
-            assert len(events) < 100
+            events, code = await drain(flooder, limit=41)
+            assert f"Closing websocket /ws/chat/{name}/ with 4429 (RATE_LIMITED)" in server.log()
+            # The close frame can be lost on a loaded machine: the server closes its socket
+            # with the flood still unread, and TCP resets the connection (1006, no frame).
+            if code is not None:
+                assert code == 4429
+                assert events[-1]["code"] == "rate_limited"
+            assert len(events) <= 21
             await send_json(bystander, {"type": "chat.message", "message": "still fine"})
             assert (await receive_json(bystander))["message"] == "still fine"
 

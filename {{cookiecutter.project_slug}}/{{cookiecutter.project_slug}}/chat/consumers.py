@@ -150,10 +150,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.bad_messages += 1
         await self.send_error(error.code, error.detail)
         if self.bad_messages >= self.max_bad_messages:
-            logger.info("Closing websocket after %d bad messages", self.bad_messages)
             await self.close_with(CloseCode.TOO_MANY_BAD_MESSAGES)
 
     async def close_with(self, code: CloseCode) -> None:
+        logger.info("Closing websocket %s with %d (%s)", self.scope["path"], code, code.name)
         self.closing = True
         # A plain int: daphne (autobahn) refuses int subclasses such as IntEnum members.
         await self.close(code=int(code))
