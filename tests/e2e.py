@@ -57,10 +57,6 @@ class Served:
     servers: list[Daphne] = field(default_factory=list)
 
     @property
-    def redis(self) -> bool:
-        return bool(self.context["use_redis"])
-
-    @property
     def auth(self) -> bool:
         return bool(self.context["use_auth"])
 

@@ -14,8 +14,6 @@ from {{ cookiecutter.project_slug }}.chat.protocol import CloseCode
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-LOBBY = "/ws/chat/lobby/"
-
 
 async def receive_json(communicator: WebsocketCommunicator) -> dict:
     return json.loads(await communicator.receive_from(timeout=2))
