@@ -24,6 +24,9 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 30_000
+# With full jitter, a page whose server is back waits at most the current backoff cap
+# (BACKOFF_MAX_MS = 30 s in chat.js) before its next try; allow that plus a margin.
+RECONNECT_TIMEOUT_MS = 45_000
 
 
 @pytest.fixture(scope="module", params=SCALE_VARIANTS)
@@ -81,7 +84,8 @@ def test_two_pages_chat_and_reconnect_after_a_server_restart(context, served, se
     server.start()
 
     for page in (first, second):
-        expect(page.locator("#chat-status")).to_have_attribute("data-state", "open")
+        status = expect(page.locator("#chat-status"))
+        status.to_have_attribute("data-state", "open", timeout=RECONNECT_TIMEOUT_MS)
     say(second, "back after the restart")
     expect(first.locator("#chat-log")).to_contain_text("back after the restart")
     assert served.tracebacks() == []
