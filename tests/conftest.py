@@ -198,9 +198,9 @@ def served(e2e_name, prepared):
 
 @pytest.fixture(scope="module")
 def server(served):
-    """One daphne serving it for the module's tests, stopped afterwards."""
-    with served.daphne() as daphne:
-        yield daphne
+    """One server (E2E_SERVERS) serving it for the module's tests, stopped afterwards."""
+    with served.new_server() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from pathlib import Path
 import websockets
 
 from .conftest import POSTGRES_SERVER_URL, REDIS_URL, clean_env, run
-from .servers import Daphne
+from .servers import Daphne, Uvicorn
 
 # The variants proven under real servers (issue: defaults, everything off, Redis with
 # and without auth, PostgreSQL), by name.
@@ -32,6 +32,16 @@ E2E_VARIANTS: dict[str, dict[str, object]] = {
     "memory-auth": {"use_redis": False},
     "redis-noauth": {"use_auth": False},
     "postgresql": {"database": "postgresql"},
+}
+# The server each variant runs under: the production command (uvicorn, from the README)
+# for most, daphne (the development server, still a production option) for two, so
+# every check above runs against both.
+E2E_SERVERS: dict[str, type[Daphne]] = {
+    "defaults": Uvicorn,
+    "everything-off": Uvicorn,
+    "memory-auth": Daphne,
+    "redis-noauth": Daphne,
+    "postgresql": Uvicorn,
 }
 CHAT_VARIANTS = [
     name for name, answers in E2E_VARIANTS.items() if answers.get("include_sample_consumer", True)
@@ -64,18 +74,21 @@ class Served:
     def chat(self) -> bool:
         return bool(self.context["include_sample_consumer"])
 
-    def daphne(self, **env: str) -> Daphne:
-        log = self.logs / f"daphne-{len(self.servers)}.log"
-        server = Daphne(self.python, self.path, {**self.env, **env}, log)
+    def new_server(self, **env: str) -> Daphne:
+        """A server of this variant's kind (E2E_SERVERS), not started yet."""
+        kind = E2E_SERVERS[self.name]
+        log = self.logs / f"{kind.name}-{len(self.servers)}.log"
+        server = kind(self.python, self.path, {**self.env, **env}, log)
         self.servers.append(server)
         return server
 
     def tracebacks(self) -> list[str]:
-        """Log lines of every daphne started here that report an unhandled exception."""
+        """Log lines of every server started here that report an unhandled exception."""
+        markers = ("Traceback", "Exception inside application", "Exception in ASGI application")
         found = []
         for server in self.servers:
             for line in server.log().splitlines():
-                if "Traceback" in line or "Exception inside application" in line:
+                if any(marker in line for marker in markers):
                     found.append(f"{server.log_path.name}: {line}")
         return found
 

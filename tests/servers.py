@@ -1,9 +1,10 @@
-"""Real servers for the end-to-end tests: daphne and redis-server processes on free
-loopback ports, every wait bounded, everything stopped by the test that started it.
+"""Real servers for the end-to-end tests: daphne, uvicorn and redis-server processes on
+free loopback ports, every wait bounded, everything stopped by the test that started it.
 """
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -12,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from email.message import Message
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -33,8 +35,10 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> N
     raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
 
 
-def http_get(url: str, *, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
-    """GET without following redirects; returns status, headers and body."""
+def http_get(url: str, *, timeout: float = 5) -> tuple[int, Message, bytes]:
+    """GET without following redirects; returns status, headers (names in any case: uvicorn
+    sends them in lower case) and body.
+    """
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
@@ -43,9 +47,9 @@ def http_get(url: str, *, timeout: float = 5) -> tuple[int, dict[str, str], byte
     opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(url, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, error.headers, error.read()
 
 
 def health(base_url: str) -> tuple[int, dict]:
@@ -64,8 +68,18 @@ def _stop(process: subprocess.Popen, *, timeout: float = 10) -> None:
         process.wait(timeout=timeout)
 
 
+def production_command(project_dir: Path) -> list[str]:
+    """The uvicorn command of the project's README (Deploy), as the Dockerfile runs it."""
+    readme = (project_dir / "README.md").read_text(encoding="utf-8")
+    deploy = readme.split("\n## Deploy\n", 1)[1].split("\n## ", 1)[0]
+    [line] = [line for line in deploy.splitlines() if line.startswith("uvicorn ")]
+    return shlex.split(line)
+
+
 class Daphne:
     """`daphne config.asgi:application` of a baked project, on a free loopback port."""
+
+    name = "daphne"
 
     def __init__(
         self,
@@ -91,23 +105,26 @@ class Daphne:
     def ws_url(self) -> str:
         return f"ws://{HOST}:{self.port}"
 
+    def command(self) -> list[str]:
+        daphne = [str(self.python), "-m", "daphne", "-b", HOST, "-p", str(self.port)]
+        return [*daphne, self.application]
+
     def start(self, *, timeout: float = 60) -> "Daphne":
-        command = [str(self.python), "-m", "daphne", "-b", HOST, "-p", str(self.port)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [*command, self.application],
+                self.command(),
                 cwd=self.project_dir,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_until(self._answers, timeout=timeout, what=f"daphne on port {self.port}")
+        wait_until(self._answers, timeout=timeout, what=f"{self.name} on port {self.port}")
         return self
 
     def _answers(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {self.process.returncode}:\n{self.log()}")
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log()}")
         try:
             http_get(f"{self.base_url}/health/", timeout=2)
         except OSError:
@@ -126,6 +143,24 @@ class Daphne:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def terminate(self) -> None:
+        """SIGTERM, as an orchestrator stops it; waits for the process to exit."""
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+class Uvicorn(Daphne):
+    """The project's production command (uvicorn), on a free loopback port."""
+
+    name = "uvicorn"
+
+    def command(self) -> list[str]:
+        arguments = production_command(self.project_dir)[1:]
+        for option, value in (("--host", HOST), ("--port", str(self.port))):
+            arguments[arguments.index(option) + 1] = value
+        return [str(self.python), "-m", "uvicorn", *arguments]
 
 
 class RedisServer:

@@ -74,3 +74,26 @@ def test_workflow_runs_the_task_runners_check(project):
 def test_template_repository_workflow_matches_the_github_schema():
     for workflow in (TEMPLATE_DIR / ".github" / "workflows").glob("*.yml"):
         check_jsonschema("vendor.github-workflows", workflow)
+
+
+def test_image_and_compose_run_the_readmes_production_command(project):
+    """One production command: the README's (which the end-to-end tests run) is the
+    image's CMD and what compose runs after migrating.
+    """
+    import json
+    import shlex
+
+    import yaml
+
+    from .servers import production_command
+
+    expected = production_command(project)
+    dockerfile = (project / "Dockerfile").read_text()
+    cmd = dockerfile.split("\nCMD ", 1)[1].replace("\\\n", " ")
+    assert json.loads(cmd) == expected
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    shell = shlex.split(compose["services"]["web"]["command"])
+    assert shell[:2] == ["sh", "-c"]
+    migrate, serve = shell[2].split(" && ")
+    assert shlex.split(migrate) == ["python", "manage.py", "migrate", "--noinput"]
+    assert shlex.split(serve) == expected

@@ -1,4 +1,6 @@
-"""The chat protocol over a real socket: daphne serving a baked project with the chat."""
+"""The chat protocol over a real socket: a baked project with the chat, under daphne or
+uvicorn (E2E_SERVERS).
+"""
 
 import asyncio
 import contextlib
@@ -8,7 +10,7 @@ import pytest
 import websockets
 
 from .e2e import CHAT_VARIANTS, connect, drain, receive_json, refused_status, send_json
-from .servers import health
+from .servers import Uvicorn, health
 
 pytestmark = pytest.mark.e2e
 
@@ -121,12 +123,13 @@ def test_flood_is_closed_with_4429_and_others_are_unaffected(server, served, hea
     asyncio.run(scenario())
 
 
-def test_message_over_daphnes_size_limit_is_dropped_without_hurting_the_server(
+def test_message_over_the_1_mib_frame_limit_is_dropped_without_hurting_the_server(
     server, served, headers
 ):
     async def scenario():
         socket = await connect(server, f"/ws/chat/{room()}/", headers)
-        # daphne's default limit is 1 MiB: it drops the connection, the consumer never sees it.
+        # 1 MiB: daphne's default, and --ws-max-size in the production command. The server
+        # drops the connection; the consumer never sees the frame.
         with contextlib.suppress(websockets.ConnectionClosed):
             await socket.send("x" * (2 * 1024 * 1024))
         events, code = await drain(socket, limit=1, timeout=10)
@@ -138,6 +141,27 @@ def test_message_over_daphnes_size_limit_is_dropped_without_hurting_the_server(
 
     asyncio.run(scenario())
     assert health(server.base_url)[0] == 200
+
+
+def test_stopping_the_server_closes_sockets_as_the_readme_says(served, headers):
+    """SIGTERM, as an orchestrator stops a process: uvicorn sends 1012 (service restart),
+    daphne no close frame at all; the README's Scale out section says so.
+    """
+    stopping = served.new_server().start()
+    try:
+
+        async def scenario():
+            socket = await connect(stopping, f"/ws/chat/{room()}/", headers)
+            await send_json(socket, {"type": "ping"})
+            assert await receive_json(socket) == {"type": "pong"}
+            await asyncio.to_thread(stopping.terminate)
+            return await drain(socket, limit=1, timeout=10)
+
+        events, code = asyncio.run(scenario())
+    finally:
+        stopping.stop()
+    assert events == []
+    assert code == (1012 if isinstance(stopping, Uvicorn) else None)
 
 
 def test_server_log_holds_no_traceback(served):

@@ -1,4 +1,4 @@
-"""HTTP and websocket routing over a real socket: daphne serving a baked project."""
+"""HTTP and websocket routing over a real socket: daphne or uvicorn serving a baked project."""
 
 import asyncio
 

@@ -1,4 +1,4 @@
-"""Scale-out for real: several daphne processes on one Redis, idle sockets, mass
+"""Scale-out for real: several server processes on one Redis, idle sockets, mass
 disconnects, and a Redis outage and recovery.
 """
 
@@ -31,9 +31,9 @@ def e2e_name(request) -> str:
 
 @pytest.fixture(scope="module")
 def second_server(served):
-    """A second daphne process on the same Redis."""
-    with served.daphne() as daphne:
-        yield daphne
+    """A second server process on the same Redis."""
+    with served.new_server() as running:
+        yield running
 
 
 def room() -> str:
@@ -119,8 +119,8 @@ def test_hundreds_leaving_at_once_leave_no_stale_group_members(served, server, h
 def test_redis_outage_turns_health_503_and_recovery_needs_no_restart(served, headers, tmp_path):
     need(shutil.which("redis-server") is not None, "redis-server is not installed")
     own_redis = RedisServer(tmp_path).start()
-    first = served.daphne(REDIS_URL=own_redis.url)
-    second = served.daphne(REDIS_URL=own_redis.url)
+    first = served.new_server(REDIS_URL=own_redis.url)
+    second = served.new_server(REDIS_URL=own_redis.url)
     try:
         first.start()
         second.start()

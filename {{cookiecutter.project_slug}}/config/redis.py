@@ -1,6 +1,16 @@
 """Redis channel layer configuration, tuned for redis-py 8.
 
-Two redis-py 8 defaults break channels-redis unless overridden (channels_redis#422):
+Two layers, chosen with REDIS_CHANNEL_LAYER:
+
+* ``core`` (the default): channels-redis' RedisChannelLayer. Messages wait in Redis lists
+  (capacity 100 per channel, expiry 60 s) and group members are Redis sorted sets.
+* ``pubsub``: channels-redis' RedisPubSubChannelLayer (marked beta upstream). A group
+  message is published once and fanned out inside each process: half the CPU per
+  delivery of ``core`` on a 500-member room (docs of the template's benchmark), a
+  SUBSCRIBE round trip per connection, and nothing is kept for a process that is not
+  listening.
+
+Two redis-py 8 defaults break the core layer unless overridden (channels_redis#422):
 
 * a 5 s socket timeout, the same time ``RedisChannelLayer.receive`` blocks on BRPOP:
   every idle consumer's read times out and its websocket is closed with 1011;
@@ -9,7 +19,7 @@ Two redis-py 8 defaults break channels-redis unless overridden (channels_redis#4
   members stay in the group until ``group_expiry``.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from channels_redis.core import RedisChannelLayer
 
@@ -18,11 +28,17 @@ SOCKET_TIMEOUT_SECONDS = RedisChannelLayer.brpop_timeout + 10
 # Per server process; Redis itself accepts 10,000 clients by default.
 MAX_CONNECTIONS = 2000
 
+LayerKind = Literal["core", "pubsub"]
+BACKENDS: dict[str, str] = {
+    "core": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
 
-def redis_channel_layer(url: str) -> dict[str, Any]:
+
+def redis_channel_layer(url: str, kind: LayerKind = "core") -> dict[str, Any]:
     """The CHANNEL_LAYERS entry for the Redis at `url` (redis:// or rediss://)."""
     return {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": BACKENDS[kind],
         "CONFIG": {
             "hosts": [
                 {

@@ -1,4 +1,6 @@
-"""The chat over the real Redis at REDIS_URL, including a push from another process."""
+"""The chat over the real Redis at REDIS_URL, on both Redis layers, including a push from
+another process.
+"""
 
 import json
 import uuid
@@ -7,7 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from config.redis import redis_channel_layer
+from config.redis import BACKENDS, redis_channel_layer
 
 from .support import manage, require_service
 
@@ -19,12 +21,20 @@ def redis_url() -> str:
     return require_service("REDIS_URL")
 
 
+@pytest.fixture(params=list(BACKENDS))
+def kind(request) -> str:
+    """Each test runs on both layers REDIS_CHANNEL_LAYER offers."""
+    return request.param
+
+
 @pytest.fixture
-async def redis_layer(settings, redis_url):
+async def redis_layer(settings, redis_url, kind):
     """The production channel-layer configuration on the real Redis, closed after the test."""
-    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url)}
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url, kind)}
     yield
-    await get_channel_layer().close_pools()
+    layer = get_channel_layer()
+    # The core layer's flush() would delete keys other runs share; pub/sub's only closes.
+    await (layer.close_pools() if kind == "core" else layer.flush())
 
 
 @pytest.fixture
@@ -52,11 +62,11 @@ async def test_chat_message_crosses_redis(join):
         assert json.loads(await member.receive_from(timeout=3))["message"] == "via redis"
 
 
-async def test_broadcast_command_in_another_process_reaches_the_room(join, redis_url):
+async def test_broadcast_command_in_another_process_reaches_the_room(join, redis_url, kind):
     room = unique_room()
     alice = await join(room)
     settings = "config.settings.local"
-    env = {"REDIS_URL": redis_url}
+    env = {"REDIS_URL": redis_url, "REDIS_CHANNEL_LAYER": kind}
 
     result = await sync_to_async(manage)(
         "broadcast", room, "from another process", settings=settings, env=env

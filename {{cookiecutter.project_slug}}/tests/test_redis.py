@@ -1,4 +1,4 @@
-"""The Redis channel layer, against the real Redis at REDIS_URL."""
+"""The Redis channel layers (core and pub/sub), against the real Redis at REDIS_URL."""
 
 import asyncio
 import socket
@@ -7,9 +7,12 @@ import uuid
 import pytest
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.core.exceptions import ImproperlyConfigured
 
-from config.redis import redis_channel_layer
+from {{ cookiecutter.project_slug }}.core.views import check_channel_layer
+
+from config.redis import BACKENDS, redis_channel_layer
 
 from .support import load_settings, require_service
 
@@ -19,19 +22,27 @@ def redis_url() -> str:
     return require_service("REDIS_URL")
 
 
+@pytest.fixture(params=list(BACKENDS))
+def kind(request) -> str:
+    """Tests that take it run on both layers REDIS_CHANNEL_LAYER offers."""
+    return request.param
+
+
 @pytest.fixture
-def redis_settings(settings, redis_url):
+def redis_settings(settings, redis_url, kind):
     """Run the test on the production channel-layer configuration, on the real Redis."""
-    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url)}
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url, kind)}
     return settings
 
 
 @pytest.fixture
-async def layer(redis_settings):
+async def layer(redis_settings, kind):
     layer = get_channel_layer()
-    assert isinstance(layer, RedisChannelLayer)
+    expected = {"core": RedisChannelLayer, "pubsub": RedisPubSubChannelLayer}[kind]
+    assert isinstance(layer, expected)
     yield layer
-    await layer.close_pools()
+    # The core layer's flush() would delete keys other runs share; pub/sub's only closes.
+    await (layer.close_pools() if kind == "core" else layer.flush())
 
 
 def free_port() -> int:
@@ -67,6 +78,7 @@ async def test_group_send_reaches_every_member(layer):
         await layer.group_discard(name, channel)
 
 
+@pytest.mark.parametrize("kind", ["core"])  # pub/sub keeps its groups in the process
 async def test_hundreds_leaving_at_once_leave_no_stale_members(layer, redis_url):
     """redis-py 8's default pool (100, raising) made group_discard fail here."""
     name = group()
@@ -97,6 +109,18 @@ async def test_idle_receive_outlasts_redis_clients_default_timeout(layer):
     await layer.send(channel, {"type": "test.message", "text": "still listening"})
 
     assert (await asyncio.wait_for(receiving, timeout=5))["text"] == "still listening"
+
+
+async def test_health_check_leaves_no_channel_behind(layer, kind):
+    """The pub/sub layer subscribes per channel: a health check must unsubscribe."""
+    await check_channel_layer()  # the layer's connections are open: count from here
+    before = len(layer.channels) if kind == "pubsub" else len(layer.receive_buffer)
+
+    for _ in range(3):
+        await check_channel_layer()
+
+    after = len(layer.channels) if kind == "pubsub" else len(layer.receive_buffer)
+    assert after == before
 
 
 @pytest.mark.django_db
@@ -140,3 +164,19 @@ def test_settings_use_redis_when_redis_url_is_set(monkeypatch):
     layer = local.CHANNEL_LAYERS["default"]
     assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
     assert layer["CONFIG"]["hosts"][0]["address"] == "redis://cache.internal:6379/1"
+
+
+def test_redis_channel_layer_selects_the_pubsub_layer(monkeypatch):
+    env = {"REDIS_URL": "redis://cache.internal:6379/1", "REDIS_CHANNEL_LAYER": "pubsub"}
+    local = load_settings("local", env, monkeypatch)
+
+    layer = local.CHANNEL_LAYERS["default"]
+    assert layer["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert layer["CONFIG"]["hosts"][0]["socket_timeout"] > RedisChannelLayer.brpop_timeout
+
+
+def test_an_unknown_redis_channel_layer_is_refused(monkeypatch):
+    env = {"REDIS_URL": "redis://cache.internal:6379/1", "REDIS_CHANNEL_LAYER": "kafka"}
+
+    with pytest.raises(ImproperlyConfigured, match="REDIS_CHANNEL_LAYER must be one of core"):
+        load_settings("local", env, monkeypatch)

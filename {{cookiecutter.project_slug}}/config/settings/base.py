@@ -9,8 +9,9 @@ from pathlib import Path
 
 import environ
 {%- if cookiecutter.use_redis %}
+from django.core.exceptions import ImproperlyConfigured
 
-from config.redis import redis_channel_layer
+from config.redis import BACKENDS, redis_channel_layer
 {%- endif %}
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -92,8 +93,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IN_MEMORY_CHANNEL_LAYER = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 {%- if cookiecutter.use_redis %}
 REDIS_URL = env.str("REDIS_URL", default="")  # empty: the in-memory layer (see local.py)
+# "core" (the default) or "pubsub": see config/redis.py.
+REDIS_CHANNEL_LAYER = env.str("REDIS_CHANNEL_LAYER", default="core")
+if REDIS_CHANNEL_LAYER not in BACKENDS:
+    raise ImproperlyConfigured(
+        f"REDIS_CHANNEL_LAYER must be one of {', '.join(BACKENDS)}, not {REDIS_CHANNEL_LAYER!r}"
+    )
 CHANNEL_LAYERS = {
-    "default": redis_channel_layer(REDIS_URL) if REDIS_URL else IN_MEMORY_CHANNEL_LAYER,
+    "default": (
+        redis_channel_layer(REDIS_URL, REDIS_CHANNEL_LAYER)
+        if REDIS_URL
+        else IN_MEMORY_CHANNEL_LAYER
+    ),
 }
 {%- else %}
 CHANNEL_LAYERS = {"default": IN_MEMORY_CHANNEL_LAYER}

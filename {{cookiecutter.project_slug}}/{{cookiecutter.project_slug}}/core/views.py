@@ -1,8 +1,10 @@
 """Pages and the health check."""
 
 import asyncio
+import contextlib
 import logging
 import secrets
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -43,8 +45,21 @@ async def check_channel_layer() -> None:
     token = secrets.token_hex(8)
     await layer.send(channel, {"type": "health.check", "token": token})
     message = await layer.receive(channel)
+    await _release(layer, channel)
     if message.get("token") != token:
         raise RuntimeError("the channel layer returned another message")
+
+
+async def _release(layer: Any, channel: str) -> None:
+    """Release the channel the way Channels does when a consumer exits: by cancelling a
+    pending receive. The Redis pub/sub layer unsubscribes then; without this every health
+    check would leave a subscription behind.
+    """
+    pending = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)  # let it start waiting, so the cancellation runs its clean-up
+    pending.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pending
 
 
 CHECKS = {"database": check_database, "channel_layer": check_channel_layer}
