@@ -1,6 +1,11 @@
 """The benchmark: bake a project, serve it, and measure it side by side, in one run,
 with the Channels tutorial app and a raw `websockets` server speaking the same protocol.
 
+The project runs twice: under its production command (uvicorn, from its README) and
+under daphne (its development server), so the consumer can be compared with the
+tutorial's on the same server and the production configuration with the tutorial as
+the Channels docs serve it (daphne).
+
     python bench/run.py [--rounds 3] [--seconds 3] [--out bench-results]
 
 Needs what the template's tests need (requirements/test.txt) and a Redis at REDIS_URL
@@ -32,9 +37,16 @@ sys.path.insert(0, str(TEMPLATE_DIR))
 
 from tests.conftest import REDIS_URL, ProjectEnvironments, clean_env, run  # noqa: E402
 from tests.e2e import PASSWORD, USERNAME, login  # noqa: E402
-from tests.servers import Daphne, free_port, wait_until  # noqa: E402
+from tests.servers import Daphne, Uvicorn, free_port, wait_until  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SECRET_KEY = "bench-" + "k" * 30 + "Zx8-_Qw7Er6Ty5Ui4Op3As2Df1Gh0JkL"
+SERVERS = ("project", "project on daphne", "tutorial", "raw")
+# Channel layers, by the name REDIS_CHANNEL_LAYER gives them ("memory": no Redis at all).
+LAYERS = ("memory", "core", "pubsub")
+# The layer the per-connection scenarios run on: the project's production default.
+PRODUCTION_LAYER = "core"
+LAYER_NAMES = {"memory": "in-memory layer", "core": "Redis layer", "pubsub": "Redis pub/sub layer"}
 ECHO_CLIENTS = (1, 50, 200)
 BROADCAST_MEMBERS = (100, 500)
 IDLE_CONNECTIONS = 1000
@@ -108,25 +120,26 @@ def bake_project(workdir: Path, environments: ProjectEnvironments) -> tuple[Path
     return project, environments.python_for(project)
 
 
-def project_env(python: Path, project: Path, redis_url: str) -> dict[str, str]:
+def project_env(python: Path, project: Path, layer: str) -> dict[str, str]:
     env = clean_env(
         PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         DJANGO_SETTINGS_MODULE="config.settings.local",
         DJANGO_DEBUG="false",
         DJANGO_READ_DOT_ENV="0",
-        DJANGO_SECRET_KEY="bench-" + "k" * 30 + "Zx8-_Qw7Er6Ty5Ui4Op3As2Df1Gh0JkL",
+        DJANGO_SECRET_KEY=SECRET_KEY,
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=f"sqlite:///{project / 'bench.sqlite3'}",
         WS_RATE_PER_SECOND="0",  # the benchmark is a flood by design
         PYTHONWARNINGS="ignore",
     )
-    if redis_url:
-        env["REDIS_URL"] = redis_url
+    if layer != "memory":
+        env["REDIS_URL"] = REDIS_URL
+        env["REDIS_CHANNEL_LAYER"] = layer
     return env
 
 
 def prepare_project(project: Path, python: Path) -> None:
-    env = project_env(python, project, "")
+    env = project_env(python, project, "memory")
     manage = [str(python), "manage.py"]
     run([*manage, "migrate", "--noinput", "-v", "0"], cwd=project, env=env)
     run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=project, env=env)
@@ -136,25 +149,30 @@ def prepare_project(project: Path, python: Path) -> None:
 
 
 def servers_for(layer: str, project: Path, python: Path, logs: Path) -> list[Server]:
-    redis_url = REDIS_URL if layer == "redis" else ""
-    env = project_env(python, project, redis_url)
+    env = project_env(python, project, layer)
 
     def start_project() -> Daphne:
-        return Daphne(python, project, env, logs / f"project-{layer}.log").start()
+        return Uvicorn(python, project, env, logs / f"project-{layer}.log").start()
+
+    def start_project_on_daphne() -> Daphne:
+        return Daphne(python, project, env, logs / f"project-daphne-{layer}.log").start()
 
     def start_tutorial() -> Daphne:
         tutorial_env = clean_env(
-            DJANGO_SETTINGS_MODULE="tutorial_site.settings", REDIS_URL=redis_url
+            DJANGO_SETTINGS_MODULE="tutorial_site.settings",
+            # The project's database and key: the same session cookie logs in to both.
+            BENCH_DATABASE=str(project / "bench.sqlite3"),
+            BENCH_SECRET_KEY=SECRET_KEY,
         )
+        if layer != "memory":
+            tutorial_env.update(REDIS_URL=REDIS_URL, REDIS_CHANNEL_LAYER=layer)
         tutorial = Path(__file__).with_name("tutorial")
         log = logs / f"tutorial-{layer}.log"
         return Daphne(python, tutorial, tutorial_env, log, "tutorial_site.asgi:application").start()
 
-    return [
-        Server("project", start_project),
-        Server("tutorial", start_tutorial),
-        Server("raw", lambda: RawServer(logs / f"raw-{layer}.log")),
-    ]
+    starters = [start_project, start_project_on_daphne, start_tutorial]
+    servers = [Server(name, start) for name, start in zip(SERVERS, starters, strict=False)]
+    return [*servers, Server("raw", lambda: RawServer(logs / f"raw-{layer}.log"))]
 
 
 # --- the scenarios -----------------------------------------------------------------------
@@ -279,7 +297,7 @@ async def idle_memory(server: Server, connections: int) -> dict[str, float]:
 
 def scenarios(seconds: float, layer: str) -> dict[str, Callable[[Server], Awaitable[dict]]]:
     found: dict[str, Callable[[Server], Awaitable[dict]]] = {}
-    if layer == "memory":
+    if layer == PRODUCTION_LAYER:
         for clients in ECHO_CLIENTS:
             found[f"echo, {clients} clients"] = lambda s, c=clients: echo(s, c, seconds)
         found["connection rate"] = lambda s: connection_rate(s, seconds)
@@ -287,7 +305,8 @@ def scenarios(seconds: float, layer: str) -> dict[str, Callable[[Server], Awaita
             s, IDLE_CONNECTIONS
         )
     for members in BROADCAST_MEMBERS:
-        found[f"broadcast to {members}, {layer} layer"] = lambda s, m=members: broadcast(s, m)
+        name = f"broadcast to {members}, {LAYER_NAMES[layer]}"
+        found[name] = lambda s, m=members: broadcast(s, m)
     return found
 
 
@@ -298,20 +317,22 @@ def measure(rounds: int, seconds: float, workdir: Path) -> dict[str, dict[str, d
     logs = workdir / "logs"
     logs.mkdir()
     raw_samples: dict[str, dict[str, list[dict]]] = {}
-    for layer in ("memory", "redis"):
+    for layer in LAYERS:
         servers = servers_for(layer, project, python, logs)
         for server in servers:
             server.start()
         try:
-            project_server = servers[0]
-            project_server.headers = {"Cookie": login(f"http://127.0.0.1:{project_server.port}")}
+            # One logged-in session for every server (the tutorial shares the database).
+            cookie = login(f"http://127.0.0.1:{servers[0].port}")
+            for server in servers:
+                server.headers = {"Cookie": cookie}
             for round_number in range(rounds):
                 for name, scenario in scenarios(seconds, layer).items():
                     # Interleaved: each round runs every server once per scenario.
                     for server in servers:
                         result = asyncio.run(scenario(server))
                         raw_samples.setdefault(name, {}).setdefault(server.name, []).append(result)
-                        print(f"round {round_number + 1} {name:38} {server.name:8} {result}")
+                        print(f"round {round_number + 1} {name:42} {server.name:17} {result}")
         finally:
             for server in servers:
                 server.stop()
@@ -325,16 +346,18 @@ def measure(rounds: int, seconds: float, workdir: Path) -> dict[str, dict[str, d
 
 
 def markdown(results: dict[str, dict[str, dict]]) -> str:
+    ratios = (("project", "tutorial"), ("project on daphne", "tutorial"), ("project", "raw"))
+    header = [*SERVERS, *(f"{a} / {b}" for a, b in ratios)]
     lines = [
-        "| scenario | metric | project | tutorial | raw | project / tutorial | project / raw |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        f"| scenario | metric | {' | '.join(header)} |",
+        "|---|---|" + "---:|" * len(header),
     ]
     for scenario, by_server in results.items():
         for metric in by_server["project"]:
-            values = [by_server[name][metric] for name in ("project", "tutorial", "raw")]
-            ratios = [f"{values[0] / other:.2f}x" if other else "n/a" for other in values[1:]]
-            numbers = [f"{value:,.1f}" for value in values]
-            lines.append(f"| {scenario} | {metric} | {' | '.join(numbers + ratios)} |")
+            values = {name: by_server[name][metric] for name in SERVERS}
+            numbers = [f"{values[name]:,.1f}" for name in SERVERS]
+            quotients = [f"{values[a] / values[b]:.2f}x" if values[b] else "n/a" for a, b in ratios]
+            lines.append(f"| {scenario} | {metric} | {' | '.join(numbers + quotients)} |")
     return "\n".join(lines) + "\n"
 
 

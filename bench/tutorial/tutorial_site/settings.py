@@ -4,7 +4,9 @@ and daphne as the baked project, the tutorial's consumer plus a ping/pong handle
 
 import os
 
-SECRET_KEY = "benchmark-reference-only-" + "x" * 40
+# The benchmark points both apps at one database and one key, so the same logged-in
+# session cookie authenticates a client of either: handshakes cost the same lookups.
+SECRET_KEY = os.environ.get("BENCH_SECRET_KEY", "benchmark-reference-only-" + "x" * 40)
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = [
@@ -18,13 +20,22 @@ INSTALLED_APPS = [
 MIDDLEWARE = []
 ROOT_URLCONF = "tutorial_site.urls"
 ASGI_APPLICATION = "tutorial_site.asgi.application"
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("BENCH_DATABASE", ":memory:"),
+    }
+}
 USE_TZ = True
 REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_LAYERS = {
+    "core": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
 CHANNEL_LAYERS = {
     "default": (
         {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": REDIS_LAYERS[os.environ.get("REDIS_CHANNEL_LAYER", "core")],
             # Same redis-py 8 fixes as the baked project, so only the consumers differ.
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 2000}]
