@@ -1,4 +1,5 @@
-"""ASGI entry point: `daphne config.asgi:application`.
+"""ASGI entry point: daphne through `runserver` in development, the README's uvicorn command
+in production (both serve `config.asgi:application`).
 
 HTTP goes to Django. Websockets pass the Origin check against ALLOWED_HOSTS,
 {%- if cookiecutter.use_auth %}
