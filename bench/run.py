@@ -35,12 +35,11 @@ from cookiecutter.main import cookiecutter
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TEMPLATE_DIR))
 
-from tests.conftest import REDIS_URL, ProjectEnvironments, clean_env, run  # noqa: E402
-from tests.e2e import PASSWORD, USERNAME, login  # noqa: E402
+from tests.conftest import REDIS_URL, ProjectEnvironments, clean_env  # noqa: E402
+from tests.e2e import SECRET_KEY, login, prepare_database, server_env  # noqa: E402
 from tests.servers import Daphne, Uvicorn, free_port, wait_until  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-SECRET_KEY = "bench-" + "k" * 30 + "Zx8-_Qw7Er6Ty5Ui4Op3As2Df1Gh0JkL"
 SERVERS = ("project", "project on daphne", "tutorial", "raw")
 # Channel layers, by the name REDIS_CHANNEL_LAYER gives them ("memory": no Redis at all).
 LAYERS = ("memory", "core", "pubsub")
@@ -121,13 +120,8 @@ def bake_project(workdir: Path, environments: ProjectEnvironments) -> tuple[Path
 
 
 def project_env(python: Path, project: Path, layer: str) -> dict[str, str]:
-    env = clean_env(
-        PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        DJANGO_SETTINGS_MODULE="config.settings.local",
-        DJANGO_DEBUG="false",
-        DJANGO_READ_DOT_ENV="0",
-        DJANGO_SECRET_KEY=SECRET_KEY,
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+    env = server_env(
+        python,
         DATABASE_URL=f"sqlite:///{project / 'bench.sqlite3'}",
         WS_RATE_PER_SECOND="0",  # the benchmark is a flood by design
         PYTHONWARNINGS="ignore",
@@ -136,16 +130,6 @@ def project_env(python: Path, project: Path, layer: str) -> dict[str, str]:
         env["REDIS_URL"] = REDIS_URL
         env["REDIS_CHANNEL_LAYER"] = layer
     return env
-
-
-def prepare_project(project: Path, python: Path) -> None:
-    env = project_env(python, project, "memory")
-    manage = [str(python), "manage.py"]
-    run([*manage, "migrate", "--noinput", "-v", "0"], cwd=project, env=env)
-    run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=project, env=env)
-    user = {**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
-    create = ["createsuperuser", "--noinput", "--username", USERNAME, "--email", "b@example.com"]
-    run([*manage, *create], cwd=project, env=user)
 
 
 def servers_for(layer: str, project: Path, python: Path, logs: Path) -> list[Server]:
@@ -170,9 +154,11 @@ def servers_for(layer: str, project: Path, python: Path, logs: Path) -> list[Ser
         log = logs / f"tutorial-{layer}.log"
         return Daphne(python, tutorial, tutorial_env, log, "tutorial_site.asgi:application").start()
 
-    starters = [start_project, start_project_on_daphne, start_tutorial]
-    servers = [Server(name, start) for name, start in zip(SERVERS, starters, strict=False)]
-    return [*servers, Server("raw", lambda: RawServer(logs / f"raw-{layer}.log"))]
+    def start_raw() -> RawServer:
+        return RawServer(logs / f"raw-{layer}.log")
+
+    starters = (start_project, start_project_on_daphne, start_tutorial, start_raw)
+    return [Server(name, start) for name, start in zip(SERVERS, starters, strict=True)]
 
 
 # --- the scenarios -----------------------------------------------------------------------
@@ -313,7 +299,7 @@ def scenarios(seconds: float, layer: str) -> dict[str, Callable[[Server], Awaita
 def measure(rounds: int, seconds: float, workdir: Path) -> dict[str, dict[str, dict]]:
     environments = ProjectEnvironments(workdir / "venvs")
     project, python = bake_project(workdir, environments)
-    prepare_project(project, python)
+    prepare_database(project, python, project_env(python, project, "memory"))
     logs = workdir / "logs"
     logs.mkdir()
     raw_samples: dict[str, dict[str, list[dict]]] = {}

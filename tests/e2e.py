@@ -98,15 +98,7 @@ def prepare(name: str, cookies_session, environments, tmp_path: Path) -> Served:
     assert result.exit_code == 0, result.exception
     path = result.project_path
     python = environments.python_for(path)
-    env = clean_env(
-        PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        DJANGO_SETTINGS_MODULE="config.settings.local",
-        DJANGO_DEBUG="false",
-        DJANGO_READ_DOT_ENV="0",
-        DJANGO_SECRET_KEY=SECRET_KEY,
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        PYTHONUNBUFFERED="1",
-    )
+    env = server_env(python, PYTHONUNBUFFERED="1")
     if result.context["use_redis"]:
         env["REDIS_URL"] = REDIS_URL
     if result.context["database"] == "postgresql":
@@ -115,26 +107,35 @@ def prepare(name: str, cookies_session, environments, tmp_path: Path) -> Served:
         env["DATABASE_URL"] = f"{POSTGRES_SERVER_URL.rstrip('/')}/{database}"
     else:
         env["DATABASE_URL"] = f"sqlite:///{path / 'e2e.sqlite3'}"
+    prepare_database(path, python, env)
+    logs = tmp_path / "logs"
+    logs.mkdir(exist_ok=True)
+    return Served(name, path, python, result.context, env, logs)
+
+
+def server_env(python: Path, **extra: str) -> dict[str, str]:
+    """A baked project's environment for real servers: local settings with DEBUG off
+    (production's HTTPS-only cookies cannot travel over plain HTTP), no .env file.
+    """
+    return clean_env(
+        PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DJANGO_DEBUG="false",
+        DJANGO_READ_DOT_ENV="0",
+        DJANGO_SECRET_KEY=SECRET_KEY,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        **extra,
+    )
+
+
+def prepare_database(path: Path, python: Path, env: dict[str, str]) -> None:
+    """Migrate, collect static files and create the user that login() logs in as."""
     manage = [str(python), "manage.py"]
     run([*manage, "migrate", "--noinput", "-v", "0"], cwd=path, env=env)
     run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=path, env=env)
     superuser = {**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
-    run(
-        [
-            *manage,
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            USERNAME,
-            "--email",
-            "a@example.com",
-        ],
-        cwd=path,
-        env=superuser,
-    )
-    logs = tmp_path / "logs"
-    logs.mkdir(exist_ok=True)
-    return Served(name, path, python, result.context, env, logs)
+    create = ["createsuperuser", "--noinput", "--username", USERNAME, "--email", "a@example.com"]
+    run([*manage, *create], cwd=path, env=superuser)
 
 
 def create_postgres_database(python: Path, name: str) -> None:
