@@ -6,7 +6,7 @@ under daphne (its development server), so the consumer can be compared with the
 tutorial's on the same server and the production configuration with the tutorial as
 the Channels docs serve it (daphne).
 
-    python bench/run.py [--rounds 3] [--seconds 3] [--out bench-results]
+    python bench/run.py [--rounds 3] [--seconds 3] [--out bench-results] [--only TEXT]
 
 Needs what the template's tests need (requirements/test.txt) and a Redis at REDIS_URL
 (default redis://127.0.0.1:6379/0). Everything binds to 127.0.0.1; every loop is bounded.
@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -48,7 +49,9 @@ PRODUCTION_LAYER = "core"
 LAYER_NAMES = {"memory": "in-memory layer", "core": "Redis layer", "pubsub": "Redis pub/sub layer"}
 ECHO_CLIENTS = (1, 50, 200)
 BROADCAST_MEMBERS = (100, 500)
-IDLE_CONNECTIONS = 1000
+# Idle memory: resident memory per connection over the first 1,000 on a fresh process, and
+# per connection from 1,000 to 5,000, past the allocators' start-up reserve (performance.md).
+IDLE_CONNECTIONS = (1000, 5000)
 
 
 # --- the servers -----------------------------------------------------------------------
@@ -262,41 +265,68 @@ async def broadcast(server: Server, members: int, repeats: int = 20) -> dict[str
     }
 
 
-async def idle_memory(server: Server, connections: int) -> dict[str, float]:
+async def idle_memory(server: Server, first: int, total: int) -> dict[str, float]:
     """Resident memory per idle connection, on a fresh process: Python keeps freed memory,
     so a process that already held connections would report almost nothing.
+
+    Two figures: per connection over the first `first` connections, and per connection
+    from `first` to `total`. The first includes what the process's allocators already
+    held free when it started (memory that is resident but counted in neither figure's
+    connections); the second is the cost of one more connection once that is used up.
     """
     server.stop()
     server.start()
     warm_up = await open_sockets(server, f"warm-{uuid.uuid4().hex[:8]}", 1)
     await close_all(warm_up)
+    room = f"idle-{uuid.uuid4().hex[:8]}"
     before = server.rss_kib()
-    sockets = await open_sockets(server, f"idle-{uuid.uuid4().hex[:8]}", connections)
+    sockets = await open_sockets(server, room, first)
     await asyncio.sleep(2)
-    after = server.rss_kib()
+    at_first = server.rss_kib()
+    sockets += await open_sockets(server, room, total - first)
+    await asyncio.sleep(2)
+    at_total = server.rss_kib()
     await close_all(sockets)
-    return {"kib_per_idle_connection": (after - before) / connections}
+    return {
+        f"kib_per_idle_connection_first_{first}": (at_first - before) / first,
+        f"kib_per_idle_connection_{first}_to_{total}": (at_total - at_first) / (total - first),
+    }
+
+
+def allow_sockets(count: int) -> None:
+    """Raise the open-files limit (inherited by the servers) to hold `count` sockets."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = count + 1024
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            raise SystemExit(f"needs {wanted} open files; the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 # --- the run -----------------------------------------------------------------------------
 
 
-def scenarios(seconds: float, layer: str) -> dict[str, Callable[[Server], Awaitable[dict]]]:
+def scenarios(
+    seconds: float, layer: str, only: str = ""
+) -> dict[str, Callable[[Server], Awaitable[dict]]]:
     found: dict[str, Callable[[Server], Awaitable[dict]]] = {}
     if layer == PRODUCTION_LAYER:
         for clients in ECHO_CLIENTS:
             found[f"echo, {clients} clients"] = lambda s, c=clients: echo(s, c, seconds)
         found["connection rate"] = lambda s: connection_rate(s, seconds)
-        found[f"idle memory, {IDLE_CONNECTIONS} connections"] = lambda s: idle_memory(
-            s, IDLE_CONNECTIONS
+        first, total = IDLE_CONNECTIONS
+        found[f"idle memory, {first} then {total} connections"] = lambda s: idle_memory(
+            s, first, total
         )
     for members in BROADCAST_MEMBERS:
         name = f"broadcast to {members}, {LAYER_NAMES[layer]}"
         found[name] = lambda s, m=members: broadcast(s, m)
-    return found
+    return {name: run for name, run in found.items() if only.lower() in name.lower()}
 
 
-def measure(rounds: int, seconds: float, workdir: Path) -> dict[str, dict[str, dict]]:
+def measure(
+    rounds: int, seconds: float, workdir: Path, only: str = ""
+) -> dict[str, dict[str, dict]]:
     environments = ProjectEnvironments(workdir / "venvs")
     project, python = bake_project(workdir, environments)
     prepare_database(project, python, project_env(python, project, "memory"))
@@ -304,6 +334,9 @@ def measure(rounds: int, seconds: float, workdir: Path) -> dict[str, dict[str, d
     logs.mkdir()
     raw_samples: dict[str, dict[str, list[dict]]] = {}
     for layer in LAYERS:
+        chosen = scenarios(seconds, layer, only)
+        if not chosen:
+            continue
         servers = servers_for(layer, project, python, logs)
         for server in servers:
             server.start()
@@ -313,7 +346,7 @@ def measure(rounds: int, seconds: float, workdir: Path) -> dict[str, dict[str, d
             for server in servers:
                 server.headers = {"Cookie": cookie}
             for round_number in range(rounds):
-                for name, scenario in scenarios(seconds, layer).items():
+                for name, scenario in chosen.items():
                     # Interleaved: each round runs every server once per scenario.
                     for server in servers:
                         result = asyncio.run(scenario(server))
@@ -352,9 +385,15 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0, help="per timed scenario")
     parser.add_argument("--out", type=Path, default=TEMPLATE_DIR / "bench-results")
+    parser.add_argument(
+        "--only", default="", help="run only the scenarios whose name contains this text"
+    )
     args = parser.parse_args()
+    allow_sockets(IDLE_CONNECTIONS[-1])
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
-        results = measure(args.rounds, args.seconds, Path(workdir))
+        results = measure(args.rounds, args.seconds, Path(workdir), args.only)
+    if not results:
+        parser.error(f"no scenario's name contains {args.only!r}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
