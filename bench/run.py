@@ -324,14 +324,26 @@ def scenarios(
     return {name: run for name, run in found.items() if only.lower() in name.lower()}
 
 
-def measure(
-    rounds: int, seconds: float, workdir: Path, only: str = ""
-) -> dict[str, dict[str, dict]]:
-    environments = ProjectEnvironments(workdir / "venvs")
-    project, python = bake_project(workdir, environments)
+def prepare(workdir: Path) -> tuple[Path, Path, Path]:
+    """Bake the default project with its own environment and database; a log directory."""
+    project, python = bake_project(workdir, ProjectEnvironments(workdir / "venvs"))
     prepare_database(project, python, project_env(python, project, "memory"))
     logs = workdir / "logs"
     logs.mkdir()
+    return project, python, logs
+
+
+def log_in(servers: list[Server]) -> None:
+    """One logged-in session for every server (the tutorial shares the database)."""
+    cookie = login(f"http://127.0.0.1:{servers[0].port}")
+    for server in servers:
+        server.headers = {"Cookie": cookie}
+
+
+def measure(
+    rounds: int, seconds: float, workdir: Path, only: str = ""
+) -> dict[str, dict[str, dict]]:
+    project, python, logs = prepare(workdir)
     raw_samples: dict[str, dict[str, list[dict]]] = {}
     for layer in LAYERS:
         chosen = scenarios(seconds, layer, only)
@@ -341,10 +353,7 @@ def measure(
         for server in servers:
             server.start()
         try:
-            # One logged-in session for every server (the tutorial shares the database).
-            cookie = login(f"http://127.0.0.1:{servers[0].port}")
-            for server in servers:
-                server.headers = {"Cookie": cookie}
+            log_in(servers)
             for round_number in range(rounds):
                 for name, scenario in chosen.items():
                     # Interleaved: each round runs every server once per scenario.
@@ -389,11 +398,11 @@ def main() -> int:
         "--only", default="", help="run only the scenarios whose name contains this text"
     )
     args = parser.parse_args()
+    if not any(scenarios(args.seconds, layer, args.only) for layer in LAYERS):
+        parser.error(f"no scenario's name contains {args.only!r}")
     allow_sockets(IDLE_CONNECTIONS[-1])
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         results = measure(args.rounds, args.seconds, Path(workdir), args.only)
-    if not results:
-        parser.error(f"no scenario's name contains {args.only!r}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
