@@ -1,0 +1,56 @@
+"""The benchmark's diagnostic pieces that can be checked without timing anything."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import TEMPLATE_DIR
+
+HOOK = TEMPLATE_DIR / "bench" / "allocator_hook.py"
+
+
+def run_with_hook(code: str, reports: Path | None) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter that runs the hook as sitecustomize would, then `code`."""
+    env = {k: v for k, v in os.environ.items() if k != "BENCH_ALLOCATOR_DIR"}
+    if reports is not None:
+        env["BENCH_ALLOCATOR_DIR"] = str(reports)
+    program = f"exec(open({str(HOOK)!r}).read())\n{code}"
+    return subprocess.run(
+        [sys.executable, "-c", program],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_allocator_hook_reports_the_allocators_on_sigusr1(tmp_path):
+    code = (
+        "import os, signal\n"
+        "os.kill(os.getpid(), signal.SIGUSR1)\n"
+        "kept = [bytearray(100) for _ in range(20000)] + [[0] * 1000 for _ in range(2000)]\n"
+        "os.rename(f'{os.environ[\"BENCH_ALLOCATOR_DIR\"]}/{os.getpid()}.json', "
+        "f'{os.environ[\"BENCH_ALLOCATOR_DIR\"]}/before.json')\n"
+        "os.kill(os.getpid(), signal.SIGUSR1)\n"
+        "print(os.getpid())\n"
+    )
+    result = run_with_hook(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # the allocator statistics went to the report, not stderr
+    before = json.loads((tmp_path / "before.json").read_text())
+    after = json.loads((tmp_path / f"{result.stdout.strip()}.json").read_text())
+    assert {"rss_kib", "py_in_use", "py_free", "py_arenas"} <= set(after)
+    # 20,000 small objects (pymalloc) and 2,000 lists of 8 KB (C malloc) were kept between.
+    assert after["py_in_use"] - before["py_in_use"] > 20000 * 100
+    assert after["rss_kib"] > before["rss_kib"]
+    if "c_in_use" in after:
+        assert after["c_in_use"] - before["c_in_use"] > 2000 * 8000
+    assert not list(tmp_path.glob(".*.json"))  # written whole, then renamed
+
+
+def test_allocator_hook_does_nothing_unless_asked():
+    code = "import signal\nprint(signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL)\n"
+    result = run_with_hook(code, None)
+    assert result.stdout.strip() == "True", result.stderr
