@@ -270,9 +270,9 @@ async def idle_memory(server: Server, first: int, total: int) -> dict[str, float
     so a process that already held connections would report almost nothing.
 
     Two figures: per connection over the first `first` connections, and per connection
-    from `first` to `total`. The first includes what the process's allocators already
-    held free when it started (memory that is resident but counted in neither figure's
-    connections); the second is the cost of one more connection once that is used up.
+    from `first` to `total`. The first is lowered by whatever the process's allocators
+    held free, already resident, when it started; the second is the cost of one more
+    connection once that is used up (docs/performance.md, bench/allocators.py).
     """
     server.stop()
     server.start()
