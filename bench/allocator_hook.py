@@ -33,7 +33,6 @@ if os.environ.get("BENCH_ALLOCATOR_DIR"):
         return {
             "c_in_use": info.uordblks + info.hblkhd,
             "c_free": info.fordblks,
-            "c_heap": info.arena + info.hblkhd,
         }
 
     def _pymalloc() -> dict[str, int]:

@@ -35,6 +35,7 @@ from run import (
     log_in,
     open_sockets,
     prepare,
+    restart_warmed_up,
     servers_for,
 )
 
@@ -64,9 +65,7 @@ def report(server: Server, reports: Path) -> dict[str, int]:
 
 
 async def steps(server: Server, reports: Path, count: int, size: int) -> list[dict[str, int]]:
-    server.stop()
-    server.start()
-    await close_all(await open_sockets(server, f"warm-{uuid.uuid4().hex[:8]}", 1))
+    await restart_warmed_up(server)
     room = f"idle-{uuid.uuid4().hex[:8]}"
     figures = [report(server, reports)]
     sockets: list = []

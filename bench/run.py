@@ -265,6 +265,13 @@ async def broadcast(server: Server, members: int, repeats: int = 20) -> dict[str
     }
 
 
+async def restart_warmed_up(server: Server) -> None:
+    """A fresh process that has served one connection (imports, pools, first queries)."""
+    server.stop()
+    server.start()
+    await close_all(await open_sockets(server, f"warm-{uuid.uuid4().hex[:8]}", 1))
+
+
 async def idle_memory(server: Server, first: int, total: int) -> dict[str, float]:
     """Resident memory per idle connection, on a fresh process: Python keeps freed memory,
     so a process that already held connections would report almost nothing.
@@ -274,10 +281,7 @@ async def idle_memory(server: Server, first: int, total: int) -> dict[str, float
     held free, already resident, when it started; the second is the cost of one more
     connection once that is used up (docs/performance.md, bench/allocators.py).
     """
-    server.stop()
-    server.start()
-    warm_up = await open_sockets(server, f"warm-{uuid.uuid4().hex[:8]}", 1)
-    await close_all(warm_up)
+    await restart_warmed_up(server)
     room = f"idle-{uuid.uuid4().hex[:8]}"
     before = server.rss_kib()
     sockets = await open_sockets(server, room, first)
