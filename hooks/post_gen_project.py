@@ -18,6 +18,7 @@ SLUG = CONTEXT["project_slug"]
 OWNED_PATHS: dict[tuple[str, object], list[str]] = {
     ("use_redis", True): [
         "config/redis.py",
+        "compose/redis.yaml",
         "tests/test_redis.py",
         "tests/test_chat_redis.py",
     ],
@@ -31,6 +32,7 @@ OWNED_PATHS: dict[tuple[str, object], list[str]] = {
     ],
     ("include_sample_consumer", True): [
         f"{SLUG}/chat",
+        "docs/chat.md",
         "tests/test_chat.py",
         "tests/test_chat_auth.py",
         "tests/test_chat_guests.py",
@@ -40,11 +42,16 @@ OWNED_PATHS: dict[tuple[str, object], list[str]] = {
     ],
     ("database", "postgresql"): [
         "tests/test_postgresql.py",
+        "compose/postgresql.yaml",
+    ],
+    ("database", "sqlite"): [
+        "compose/sqlite.yaml",
     ],
     ("use_docker", True): [
         "Dockerfile",
         ".dockerignore",
         "compose.yaml",
+        "compose",
     ],
     ("ci", "github"): [
         ".github",
@@ -61,6 +68,7 @@ def answers(context: dict) -> dict[str, object]:
 
 
 def paths_to_remove(context: dict) -> list[str]:
+    """Every owned path whose condition fails, less those inside a folder removed whole."""
     given = answers(context)
     unwanted = {
         path
@@ -68,7 +76,7 @@ def paths_to_remove(context: dict) -> list[str]:
         if given[option] != wanted
         for path in paths
     }
-    return sorted(unwanted)
+    return sorted(p for p in unwanted if not any(p.startswith(f"{q}/") for q in unwanted))
 
 
 def remove(root: Path, relative: str) -> None:

@@ -1,4 +1,4 @@
-"""ASGI entry point: daphne through `runserver` in development, the README's uvicorn command
+"""ASGI entry point: daphne through `runserver` in development, the Makefile's `serve` command
 in production (both serve `config.asgi:application`).
 
 HTTP goes to Django. Websockets pass the Origin check against ALLOWED_HOSTS,

@@ -21,7 +21,9 @@ Two redis-py 8 defaults break the core layer unless overridden (channels_redis#4
 
 from typing import Any, Literal
 
+import environ
 from channels_redis.core import RedisChannelLayer
+from django.core.exceptions import ImproperlyConfigured
 
 # Longer than the BRPOP block, so an idle read is never mistaken for a dead server.
 SOCKET_TIMEOUT_SECONDS = RedisChannelLayer.brpop_timeout + 10
@@ -33,6 +35,20 @@ BACKENDS: dict[str, str] = {
     "core": "channels_redis.core.RedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
+
+
+def channel_layer_from_env(env: environ.Env) -> dict[str, Any] | None:
+    """The Redis CHANNEL_LAYERS entry that REDIS_URL and REDIS_CHANNEL_LAYER ask for, or
+    None when REDIS_URL is unset (local settings then fall back to the in-memory layer,
+    production refuses to start).
+    """
+    url = env.str("REDIS_URL", default="")
+    kind = env.str("REDIS_CHANNEL_LAYER", default="core")
+    if kind not in BACKENDS:
+        raise ImproperlyConfigured(
+            f"REDIS_CHANNEL_LAYER must be one of {', '.join(BACKENDS)}, not {kind!r}"
+        )
+    return redis_channel_layer(url, kind) if url else None
 
 
 def redis_channel_layer(url: str, kind: LayerKind = "core") -> dict[str, Any]:

@@ -1,7 +1,5 @@
 """Server push from synchronous code: broadcast() and `manage.py broadcast`."""
 
-import json
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import CommandError, call_command
@@ -27,7 +25,7 @@ async def test_broadcast_reaches_every_member_of_the_room(join):
     await sync_to_async(broadcast)("news", "deploy finished")
 
     for member in (alice, bob):
-        event = json.loads(await member.receive_from(timeout=2))
+        event = await member.receive_json_from(timeout=2)
         assert event == {
             "type": "chat.message",
             "message": "deploy finished",
@@ -45,7 +43,7 @@ async def test_broadcast_stays_in_its_room(join):
 
 
 def test_broadcast_refuses_an_invalid_room():
-    with pytest.raises(ValueError, match="invalid room name"):
+    with pytest.raises(ValueError, match="Invalid room name"):
         broadcast("no spaces", "hi")
 
 
@@ -54,7 +52,7 @@ async def test_broadcast_command_reaches_the_room(join, capsys):
 
     await sync_to_async(call_command)("broadcast", "ops", "maintenance at noon")
 
-    event = json.loads(await alice.receive_from(timeout=2))
+    event = await alice.receive_json_from(timeout=2)
     assert event["message"] == "maintenance at noon"
     assert "Sent to room ops." in capsys.readouterr().out
 

@@ -15,14 +15,6 @@ from {{ cookiecutter.project_slug }}.chat.protocol import CloseCode
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def receive_json(communicator: WebsocketCommunicator) -> dict:
-    return json.loads(await communicator.receive_from(timeout=2))
-
-
-async def send_json(communicator: WebsocketCommunicator, payload: object) -> None:
-    await communicator.send_to(text_data=json.dumps(payload))
-
-
 async def assert_closed_with(communicator: WebsocketCommunicator, code: int) -> None:
     output = await communicator.receive_output(timeout=2)
     assert output == {"type": "websocket.close", "code": code}
@@ -44,10 +36,10 @@ def join(connect):
 async def test_message_reaches_every_member_of_the_room(join):
     alice, bob = await join(), await join()
 
-    await send_json(alice, {"type": "chat.message", "message": "hello"})
+    await alice.send_json_to({"type": "chat.message", "message": "hello"})
 
     for member in (alice, bob):
-        event = await receive_json(member)
+        event = await member.receive_json_from(timeout=2)
         assert event["type"] == "chat.message"
         assert event["message"] == "hello"
         assert event["room"] == "lobby"
@@ -58,27 +50,27 @@ async def test_message_reaches_every_member_of_the_room(join):
 async def test_message_stays_in_its_room(join):
     lobby, other = await join("lobby"), await join("other-room")
 
-    await send_json(lobby, {"type": "chat.message", "message": "only for the lobby"})
+    await lobby.send_json_to({"type": "chat.message", "message": "only for the lobby"})
 
-    assert (await receive_json(lobby))["message"] == "only for the lobby"
+    assert (await lobby.receive_json_from(timeout=2))["message"] == "only for the lobby"
     assert await other.receive_nothing(timeout=0.2)
 
 
 async def test_ping_gets_a_pong_for_the_sender_only(join):
     alice, bob = await join(), await join()
 
-    await send_json(alice, {"type": "ping"})
+    await alice.send_json_to({"type": "ping"})
 
-    assert await receive_json(alice) == {"type": "pong"}
+    assert await alice.receive_json_from(timeout=2) == {"type": "pong"}
     assert await bob.receive_nothing(timeout=0.2)
 
 
 async def test_unicode_survives_the_round_trip(join):
     alice = await join()
 
-    await send_json(alice, {"type": "chat.message", "message": "héllo 👋 <b>&amp;</b>"})
+    await alice.send_json_to({"type": "chat.message", "message": "héllo 👋 <b>&amp;</b>"})
 
-    assert (await receive_json(alice))["message"] == "héllo 👋 <b>&amp;</b>"
+    assert (await alice.receive_json_from(timeout=2))["message"] == "héllo 👋 <b>&amp;</b>"
 
 
 @pytest.mark.parametrize(
@@ -129,30 +121,30 @@ async def test_bad_input_gets_an_error_event_and_the_socket_stays_open(join, fra
     key = "bytes" if isinstance(frame, bytes) else "text"
     await alice.send_input({"type": "websocket.receive", key: frame})  # send_to() refuses empties
 
-    error = await receive_json(alice)
+    error = await alice.receive_json_from(timeout=2)
     assert error["type"] == "error"
     assert error["code"] == code
     assert error["detail"]
-    await send_json(alice, {"type": "ping"})
-    assert await receive_json(alice) == {"type": "pong"}
+    await alice.send_json_to({"type": "ping"})
+    assert await alice.receive_json_from(timeout=2) == {"type": "pong"}
 
 
 async def test_too_long_message_is_refused(join, settings):
     settings.WS_MAX_MESSAGE_CHARS = 10
     alice = await join()
 
-    await send_json(alice, {"type": "chat.message", "message": "x" * 11})
+    await alice.send_json_to({"type": "chat.message", "message": "x" * 11})
 
-    assert (await receive_json(alice))["code"] == "message_too_long"
+    assert (await alice.receive_json_from(timeout=2))["code"] == "message_too_long"
 
 
 async def test_message_at_the_length_limit_is_delivered(join, settings):
     settings.WS_MAX_MESSAGE_CHARS = 10
     alice = await join()
 
-    await send_json(alice, {"type": "chat.message", "message": "x" * 10})
+    await alice.send_json_to({"type": "chat.message", "message": "x" * 10})
 
-    assert (await receive_json(alice))["message"] == "x" * 10
+    assert (await alice.receive_json_from(timeout=2))["message"] == "x" * 10
 
 
 async def test_repeated_bad_input_closes_with_4400(join, settings):
@@ -161,11 +153,11 @@ async def test_repeated_bad_input_closes_with_4400(join, settings):
 
     for _ in range(3):
         await alice.send_to(text_data="{not json")
-        assert (await receive_json(alice))["code"] == "invalid_json"
+        assert (await alice.receive_json_from(timeout=2))["code"] == "invalid_json"
 
     await assert_closed_with(alice, CloseCode.TOO_MANY_BAD_MESSAGES)
-    await send_json(bob, {"type": "ping"})
-    assert await receive_json(bob) == {"type": "pong"}
+    await bob.send_json_to({"type": "ping"})
+    assert await bob.receive_json_from(timeout=2) == {"type": "pong"}
 
 
 async def test_flood_is_rate_limited_with_4429_and_others_are_unaffected(join, settings):
@@ -174,15 +166,15 @@ async def test_flood_is_rate_limited_with_4429_and_others_are_unaffected(join, s
     flooder, bystander = await join(), await join()
 
     for _ in range(6):
-        await send_json(flooder, {"type": "ping"})
+        await flooder.send_json_to({"type": "ping"})
     for _ in range(5):
-        assert await receive_json(flooder) == {"type": "pong"}
-    error = await receive_json(flooder)
+        assert await flooder.receive_json_from(timeout=2) == {"type": "pong"}
+    error = await flooder.receive_json_from(timeout=2)
 
     assert error["code"] == "rate_limited"
     await assert_closed_with(flooder, CloseCode.RATE_LIMITED)
-    await send_json(bystander, {"type": "chat.message", "message": "still here"})
-    assert (await receive_json(bystander))["message"] == "still here"
+    await bystander.send_json_to({"type": "chat.message", "message": "still here"})
+    assert (await bystander.receive_json_from(timeout=2))["message"] == "still here"
 
 
 async def test_rate_limit_refills_over_time(join, settings):
@@ -191,8 +183,8 @@ async def test_rate_limit_refills_over_time(join, settings):
     alice = await join()
 
     for _ in range(4):
-        await send_json(alice, {"type": "ping"})
-        assert await receive_json(alice) == {"type": "pong"}
+        await alice.send_json_to({"type": "ping"})
+        assert await alice.receive_json_from(timeout=2) == {"type": "pong"}
         await asyncio.sleep(0.1)
 
 
@@ -202,13 +194,13 @@ async def test_zero_rate_turns_the_limit_off(join, settings):
     alice = await join()
 
     for _ in range(50):
-        await send_json(alice, {"type": "ping"})
+        await alice.send_json_to({"type": "ping"})
     for _ in range(50):
-        assert await receive_json(alice) == {"type": "pong"}
+        assert await alice.receive_json_from(timeout=2) == {"type": "pong"}
 
 
 async def test_messages_skip_channels_per_message_database_hop(join, monkeypatch):
-    """ChatConsumer.dispatch leaves out Channels' close_old_connections thread hop."""
+    """ChatConsumer (SkipDatabaseCleanupMixin) leaves out Channels' per-message database hop."""
     calls = []
 
     async def counting() -> None:
@@ -218,8 +210,8 @@ async def test_messages_skip_channels_per_message_database_hop(join, monkeypatch
     alice = await join()
 
     for _ in range(3):
-        await send_json(alice, {"type": "ping"})
-        assert await receive_json(alice) == {"type": "pong"}
+        await alice.send_json_to({"type": "ping"})
+        assert await alice.receive_json_from(timeout=2) == {"type": "pong"}
 
     assert calls == []
 
@@ -238,8 +230,8 @@ async def test_handlers_reach_the_database_through_database_sync_to_async(join, 
     expected = await database_sync_to_async(get_user_model().objects.count)()
 
     for _ in range(3):
-        await send_json(alice, {"type": "ping"})
-        assert await receive_json(alice) == {"type": "pong", "users": expected}
+        await alice.send_json_to({"type": "ping"})
+        assert await alice.receive_json_from(timeout=2) == {"type": "pong", "users": expected}
 
 
 async def test_leaving_removes_the_member_from_the_group(join):

@@ -1,7 +1,5 @@
 """With authentication on, websockets belong to logged-in users."""
 
-import json
-
 import pytest
 
 from {{ cookiecutter.project_slug }}.chat.protocol import CloseCode
@@ -17,9 +15,9 @@ async def test_messages_carry_the_username(connect):
     alice, connected = await connect(LOBBY)
     assert connected
 
-    await alice.send_to(text_data=json.dumps({"type": "chat.message", "message": "hi"}))
+    await alice.send_json_to({"type": "chat.message", "message": "hi"})
 
-    assert json.loads(await alice.receive_from(timeout=2))["user"] == "alice"
+    assert (await alice.receive_json_from(timeout=2))["user"] == "alice"
 
 
 async def test_anonymous_socket_is_accepted_then_closed_with_4401(connect):
@@ -46,9 +44,9 @@ async def test_anonymous_socket_is_not_in_the_room(connect):
     anonymous, _ = await connect(LOBBY, headers=[ORIGIN])
     await anonymous.receive_output(timeout=2)
 
-    await alice.send_to(text_data=json.dumps({"type": "chat.message", "message": "members only"}))
+    await alice.send_json_to({"type": "chat.message", "message": "members only"})
 
-    assert json.loads(await alice.receive_from(timeout=2))["message"] == "members only"
+    assert (await alice.receive_json_from(timeout=2))["message"] == "members only"
     assert await anonymous.receive_nothing(timeout=0.2)
 
 

@@ -1,7 +1,5 @@
 """With authentication off, anyone may chat under a guest name."""
 
-import json
-
 import pytest
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -11,9 +9,9 @@ async def test_anyone_may_chat_under_a_guest_name(connect):
     guest, connected = await connect("/ws/chat/lobby/")
     assert connected
 
-    await guest.send_to(text_data=json.dumps({"type": "chat.message", "message": "hi"}))
+    await guest.send_json_to({"type": "chat.message", "message": "hi"})
 
-    event = json.loads(await guest.receive_from(timeout=2))
+    event = await guest.receive_json_from(timeout=2)
     assert event["user"].startswith("guest-")
 
 
@@ -23,8 +21,8 @@ async def test_each_connection_gets_its_own_guest_name(connect):
     names = set()
 
     for sender in (first, second):
-        await sender.send_to(text_data=json.dumps({"type": "chat.message", "message": "hi"}))
-        names.add(json.loads(await sender.receive_from(timeout=2))["user"])
+        await sender.send_json_to({"type": "chat.message", "message": "hi"})
+        names.add((await sender.receive_json_from(timeout=2))["user"])
         await (second if sender is first else first).receive_from(timeout=2)
 
     assert len(names) == 2

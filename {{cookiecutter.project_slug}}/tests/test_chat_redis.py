@@ -2,7 +2,6 @@
 another process.
 """
 
-import json
 import uuid
 
 import pytest
@@ -56,10 +55,10 @@ async def test_chat_message_crosses_redis(join):
     room = unique_room()
     alice, bob = await join(room), await join(room)
 
-    await alice.send_to(text_data=json.dumps({"type": "chat.message", "message": "via redis"}))
+    await alice.send_json_to({"type": "chat.message", "message": "via redis"})
 
     for member in (alice, bob):
-        assert json.loads(await member.receive_from(timeout=3))["message"] == "via redis"
+        assert (await member.receive_json_from(timeout=3))["message"] == "via redis"
 
 
 async def test_broadcast_command_in_another_process_reaches_the_room(join, redis_url, kind):
@@ -73,7 +72,7 @@ async def test_broadcast_command_in_another_process_reaches_the_room(join, redis
     )
 
     assert result.returncode == 0, result.stderr
-    event = json.loads(await alice.receive_from(timeout=5))
+    event = await alice.receive_json_from(timeout=5)
     assert event == {
         "type": "chat.message",
         "message": "from another process",

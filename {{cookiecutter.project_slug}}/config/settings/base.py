@@ -8,11 +8,6 @@ turns that off); real environment variables always win over it.
 from pathlib import Path
 
 import environ
-{%- if cookiecutter.use_redis %}
-from django.core.exceptions import ImproperlyConfigured
-
-from config.redis import BACKENDS, redis_channel_layer
-{%- endif %}
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 APPS_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
@@ -36,9 +31,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "{{ cookiecutter.project_slug }}.core",
-{%- if cookiecutter.include_sample_consumer %}
-    "{{ cookiecutter.project_slug }}.chat",
-{%- endif %}
 ]
 
 MIDDLEWARE = [
@@ -89,26 +81,10 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channel layer: how consumers in different processes reach each other (groups, broadcast).
-# The in-memory layer only reaches consumers of the same process.
+# The in-memory layer only reaches consumers of the same process; local.py and
+# production.py choose the project's layer.
 IN_MEMORY_CHANNEL_LAYER = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
-{%- if cookiecutter.use_redis %}
-REDIS_URL = env.str("REDIS_URL", default="")  # empty: the in-memory layer (see local.py)
-# "core" (the default) or "pubsub": see config/redis.py.
-REDIS_CHANNEL_LAYER = env.str("REDIS_CHANNEL_LAYER", default="core")
-if REDIS_CHANNEL_LAYER not in BACKENDS:
-    raise ImproperlyConfigured(
-        f"REDIS_CHANNEL_LAYER must be one of {', '.join(BACKENDS)}, not {REDIS_CHANNEL_LAYER!r}"
-    )
-CHANNEL_LAYERS = {
-    "default": (
-        redis_channel_layer(REDIS_URL, REDIS_CHANNEL_LAYER)
-        if REDIS_URL
-        else IN_MEMORY_CHANNEL_LAYER
-    ),
-}
-{%- else %}
 CHANNEL_LAYERS = {"default": IN_MEMORY_CHANNEL_LAYER}
-{%- endif %}
 
 # Password validation
 
@@ -141,7 +117,8 @@ STORAGES = {
 }
 {%- if cookiecutter.include_sample_consumer %}
 
-# Sample chat limits, per connection. WS_RATE_PER_SECOND=0 turns the rate limit off.
+# The sample chat, and its limits per connection (WS_RATE_PER_SECOND=0: no rate limit).
+INSTALLED_APPS += ["{{ cookiecutter.project_slug }}.chat"]
 WS_RATE_PER_SECOND = env.float("WS_RATE_PER_SECOND", default=10.0)
 WS_RATE_BURST = env.int("WS_RATE_BURST", default=20)
 WS_MAX_MESSAGE_CHARS = env.int("WS_MAX_MESSAGE_CHARS", default=2000)

@@ -2,14 +2,12 @@
 {%- if cookiecutter.use_redis %}
 
 import warnings
+
+from config.redis import channel_layer_from_env
 {%- endif %}
 
 from .base import *  # noqa: F403
-{%- if cookiecutter.use_redis %}
-from .base import REDIS_URL, env
-{%- else %}
 from .base import env
-{%- endif %}
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 
@@ -20,7 +18,11 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-local-develop
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 {%- if cookiecutter.use_redis %}
 
-if not REDIS_URL:
+# Redis when REDIS_URL is set; otherwise base's in-memory layer, with a warning.
+redis_layer = channel_layer_from_env(env)
+if redis_layer:
+    CHANNEL_LAYERS = {"default": redis_layer}
+else:
     warnings.warn(
         "REDIS_URL is not set: using the in-memory channel layer, which only reaches "
         "consumers of this one process. Set REDIS_URL (see .env.example) to test "

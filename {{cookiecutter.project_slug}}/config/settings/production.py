@@ -8,13 +8,13 @@ and passes `manage.py check --deploy --fail-level WARNING`.
 """
 
 from django.core.exceptions import ImproperlyConfigured
+{%- if cookiecutter.use_redis %}
+
+from config.redis import channel_layer_from_env
+{%- endif %}
 
 from .base import *  # noqa: F403
-{%- if cookiecutter.use_redis %}
-from .base import REDIS_URL, env
-{%- else %}
 from .base import env
-{%- endif %}
 
 
 def _require_secret_key(value: str) -> str:
@@ -38,11 +38,13 @@ if not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 {%- if cookiecutter.use_redis %}
 
-if not REDIS_URL:
+redis_layer = channel_layer_from_env(env)
+if not redis_layer:
     raise ImproperlyConfigured(
         "REDIS_URL must be set in production: the in-memory channel layer cannot reach "
         "consumers in other server processes."
     )
+CHANNEL_LAYERS = {"default": redis_layer}
 {%- endif %}
 
 # HTTPS, behind a load balancer or proxy that terminates TLS and sets X-Forwarded-Proto.

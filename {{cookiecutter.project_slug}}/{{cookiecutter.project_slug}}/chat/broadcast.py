@@ -13,13 +13,15 @@ reconnecting, misses the message.
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from .protocol import SERVER_USER, group_name, is_valid_room_name
+from .protocol import SERVER_USER, check_room_name, group_name
 
 
 def broadcast(room_name: str, message: str, *, user: str = SERVER_USER) -> None:
-    """Send `message` to every member of `room_name` as a chat.message event."""
-    if not is_valid_room_name(room_name):
-        raise ValueError(f"invalid room name {room_name!r}: use 1 to 64 of A-Z a-z 0-9 _ -")
+    """Send `message` to every member of `room_name` as a chat.message event.
+
+    ValueError, saying why, for a name no room can have.
+    """
+    check_room_name(room_name)
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("CHANNEL_LAYERS is not configured")

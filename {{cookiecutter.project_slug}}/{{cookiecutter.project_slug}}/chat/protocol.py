@@ -1,4 +1,5 @@
-"""The chat protocol in one place: room names, message types, error and close codes.
+"""The chat protocol in one place: room names, frames and their validation, error and
+close codes.
 
 Client to server::
 
@@ -12,11 +13,18 @@ Server to client::
     {"type": "error", "code": "<ErrorCode>", "detail": "<human-readable>"}
 """
 
+import json
 import re
 from enum import IntEnum, StrEnum
+from typing import Any
+
+Payload = dict[str, Any]
 
 # A room name is safe in a URL and in a channel-layer group name (ASCII, under 100 chars).
-ROOM_NAME_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+# The same pattern serves Python, the URL routes and HTML's pattern attribute (whose
+# regular expressions want the "-" in a class escaped).
+MAX_ROOM_NAME_CHARS = 64
+ROOM_NAME_PATTERN = r"[A-Za-z0-9_\-]{1," + str(MAX_ROOM_NAME_CHARS) + "}"
 _ROOM_NAME = re.compile(ROOM_NAME_PATTERN)
 
 # The sender name of messages pushed by the server itself (see broadcast.py).
@@ -43,8 +51,62 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
 
 
-def is_valid_room_name(name: str) -> bool:
-    return _ROOM_NAME.fullmatch(name) is not None
+class ProtocolError(Exception):
+    """A client's frame breaks the protocol; the consumer answers with an error event."""
+
+    def __init__(self, code: ErrorCode, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def decode(text_data: str | None, *, max_message_chars: int) -> Payload:
+    """The JSON object a client's text frame holds (None: the frame was binary);
+    ProtocolError for anything else.
+    """
+    if text_data is None:
+        raise ProtocolError(ErrorCode.BINARY_FRAME, "Send JSON in text frames, not binary.")
+    if not text_data:
+        raise ProtocolError(ErrorCode.EMPTY_FRAME, "Empty frame.")
+    # JSON may spell one character with up to 12 (a \\uXXXX surrogate pair); anything
+    # longer than that cannot hold a valid message and is refused before parsing.
+    if len(text_data) > 12 * max_message_chars + 1024:
+        raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, "Frame too large.")
+    try:
+        payload = json.loads(text_data)
+    except (ValueError, RecursionError):
+        # ValueError covers malformed JSON and integers over 4,300 digits;
+        # RecursionError covers deeply nested arrays and objects.
+        raise ProtocolError(ErrorCode.INVALID_JSON, "Frame is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise ProtocolError(ErrorCode.NOT_AN_OBJECT, "Send a JSON object with a 'type'.")
+    return payload
+
+
+def chat_text(payload: Payload, *, max_message_chars: int) -> str:
+    """The text of a chat.message frame; ProtocolError unless it is one a room may see."""
+    message = payload.get("message")
+    if not isinstance(message, str) or not message.strip():
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "'message' must be a non-empty string.")
+    if len(message) > max_message_chars:
+        raise ProtocolError(
+            ErrorCode.MESSAGE_TOO_LONG, f"'message' is longer than {max_message_chars} characters."
+        )
+    return message
+
+
+def encode(payload: Payload) -> str:
+    """A server frame: compact JSON, non-ASCII text as it is."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def check_room_name(name: str) -> str:
+    """`name` if it is a valid room name; ValueError saying what one looks like otherwise."""
+    if _ROOM_NAME.fullmatch(name) is None:
+        raise ValueError(
+            f"Invalid room name {name!r}: use 1 to {MAX_ROOM_NAME_CHARS} of A-Z a-z 0-9 _ -"
+        )
+    return name
 
 
 def group_name(room_name: str) -> str:

@@ -1,4 +1,4 @@
-from django.urls import re_path
+from django.urls import path, re_path
 
 from . import views
 from .protocol import ROOM_NAME_PATTERN
@@ -6,5 +6,6 @@ from .protocol import ROOM_NAME_PATTERN
 app_name = "chat"
 
 urlpatterns = [
+    path("", views.enter, name="enter"),
     re_path(rf"^(?P<room_name>{ROOM_NAME_PATTERN})/$", views.room, name="room"),
 ]

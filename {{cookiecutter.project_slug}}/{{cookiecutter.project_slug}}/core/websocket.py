@@ -1,10 +1,13 @@
-"""Websocket plumbing shared by every app: origin checks and refusal of unknown paths."""
+"""Websocket plumbing shared by every app: origin checks, refusal of unknown paths, and
+an opt-in speed-up for consumers that keep database work in database_sync_to_async.
+"""
 
 import logging
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import ParseResult
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.security.websocket import OriginValidator
 from django.conf import settings
@@ -51,3 +54,26 @@ class RefuseUnknownPathConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         logger.info("Refused websocket to unknown path %s", self.scope.get("path"))
         await self.close()
+
+
+class SkipDatabaseCleanupMixin:
+    """Opt-in for async consumers: dispatch each message without Channels' per-message
+    database clean-up.
+
+    Since Channels 4.2, every message first runs close_old_connections() in a worker
+    thread: a thread hop that costs more CPU than the rest of a small message (about
+    half the server CPU of a ping; the template's benchmark measures it). A consumer
+    whose handlers reach the database only through channels.db.database_sync_to_async
+    does not need it: that wrapper runs the same clean-up around each call, in the
+    thread that uses the connection (tests/test_websocket.py holds it to that).
+
+    Use it only under that rule: `class MyConsumer(SkipDatabaseCleanupMixin,
+    AsyncWebsocketConsumer)`. A handler that queries the database in any other way
+    could be handed a connection the database has already closed.
+    """
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)

@@ -4,7 +4,6 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...broadcast import broadcast
-from ...protocol import is_valid_room_name
 
 
 class Command(BaseCommand):
@@ -15,12 +14,13 @@ class Command(BaseCommand):
         parser.add_argument("message", help="the text to send")
 
     def handle(self, *args: Any, room: str, message: str, **options: Any) -> None:
-        if not is_valid_room_name(room):
-            raise CommandError(f"Invalid room name {room!r}: use 1 to 64 of A-Z a-z 0-9 _ -")
+        try:
+            broadcast(room, message)
+        except ValueError as error:  # broadcast() says what a room name looks like
+            raise CommandError(str(error)) from None
         if isinstance(get_channel_layer(), InMemoryChannelLayer):
             self.stderr.write(
                 "Warning: the in-memory channel layer reaches only this process, not the "
                 "server's clients. Set REDIS_URL to reach them."
             )
-        broadcast(room, message)
         self.stdout.write(f"Sent to room {room}.")

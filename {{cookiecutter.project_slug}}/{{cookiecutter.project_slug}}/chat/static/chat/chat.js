@@ -1,14 +1,14 @@
 // Chat client: one websocket per page, reconnecting with jittered exponential backoff.
+// What it must agree on with the server (the socket's path, close codes, the login page)
+// comes from the page's "chat-config", which Django writes from the Python that defines it.
 "use strict";
 
 (() => {
-  const CLOSE_UNAUTHENTICATED = 4401;
+  const config = JSON.parse(document.getElementById("chat-config").textContent);
   const BACKOFF_BASE_MS = 500;
   const BACKOFF_MAX_MS = 30000;
   const PING_INTERVAL_MS = 25000; // keeps proxies from closing an idle socket
 
-  const roomName = JSON.parse(document.getElementById("room-name").textContent);
-  const loginUrl = JSON.parse(document.getElementById("login-url").textContent);
   const log = document.getElementById("chat-log");
   const status = document.getElementById("chat-status");
   const form = document.getElementById("chat-form");
@@ -21,7 +21,7 @@
 
   function socketUrl() {
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    return `${scheme}//${window.location.host}/ws/chat/${encodeURIComponent(roomName)}/`;
+    return `${scheme}//${window.location.host}${config.socketPath}`;
   }
 
   function setStatus(state, text) {
@@ -87,9 +87,9 @@
     socket.addEventListener("close", (event) => {
       window.clearInterval(pingTimer);
       socket = null;
-      if (event.code === CLOSE_UNAUTHENTICATED && loginUrl) {
+      if (event.code === config.closeCodes.UNAUTHENTICATED && config.loginUrl) {
         const next = encodeURIComponent(window.location.pathname);
-        window.location.assign(`${loginUrl}?next=${next}`);
+        window.location.assign(`${config.loginUrl}?next=${next}`);
         return;
       }
       scheduleReconnect();
