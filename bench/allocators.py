@@ -3,8 +3,8 @@ server process, step by step as idle connections are added (docs/performance.md)
 
     python bench/allocators.py [--steps 5] [--step 1000]
 
-Same project, tutorial, Redis layer, warm-up and session as bench/run.py's idle-memory
-scenario. The benchmark's own virtual environment gets bench/allocator_hook.py as its
+Same project, tutorial, Redis layer, warm-up and session as the idle-memory scenario
+(scenarios.py). The benchmark's own virtual environment gets bench/allocator_hook.py as its
 `sitecustomize`, which answers SIGUSR1 with the process's resident set, CPython's
 small-object allocator (bytes in use, bytes free in its arenas) and glibc's malloc
 (bytes in use, bytes free in its heap). Per step it prints, per connection added: the
@@ -27,17 +27,8 @@ import time
 import uuid
 from pathlib import Path
 
-from run import (
-    PRODUCTION_LAYER,
-    Server,
-    allow_sockets,
-    close_all,
-    log_in,
-    open_sockets,
-    prepare,
-    restart_warmed_up,
-    servers_for,
-)
+from lineup import PRODUCTION_LAYER, Contestant, allow_sockets, contestants, log_in, prepare
+from scenarios import close_all, open_sockets, restart_warmed_up
 
 HOOK = Path(__file__).with_name("allocator_hook.py")
 # Same server first and second: the consumer against the tutorial's on daphne.
@@ -52,28 +43,33 @@ def install_hook(python: Path, reports: Path) -> None:
     os.environ["BENCH_ALLOCATOR_DIR"] = str(reports)  # inherited by the servers
 
 
-def report(server: Server, reports: Path) -> dict[str, int]:
+def report(contestant: Contestant, reports: Path) -> dict[str, int]:
+    server = contestant.server
     path = reports / f"{server.pid}.json"
     path.unlink(missing_ok=True)
     os.kill(server.pid, signal.SIGUSR1)
     deadline = time.monotonic() + 60
     while not path.exists():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{server.name} wrote no allocator report (is the hook installed?)")
+            raise RuntimeError(
+                f"{contestant.name} wrote no allocator report (is the hook installed?)"
+            )
         time.sleep(0.1)
     return json.loads(path.read_text())
 
 
-async def steps(server: Server, reports: Path, count: int, size: int) -> list[dict[str, int]]:
-    await restart_warmed_up(server)
+async def steps(
+    contestant: Contestant, reports: Path, count: int, size: int
+) -> list[dict[str, int]]:
+    await restart_warmed_up(contestant)
     room = f"idle-{uuid.uuid4().hex[:8]}"
-    figures = [report(server, reports)]
+    figures = [report(contestant, reports)]
     sockets: list = []
     try:
         for _ in range(count):
-            sockets += await open_sockets(server, room, size)
+            sockets += await open_sockets(contestant, room, size)
             await asyncio.sleep(2)
-            figures.append(report(server, reports))
+            figures.append(report(contestant, reports))
     finally:
         await close_all(sockets)
     return figures
@@ -105,23 +101,23 @@ def main() -> int:
     args = parser.parse_args()
     allow_sockets(args.steps * args.step)
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
-        project, python, logs = prepare(Path(workdir))
+        baked, logs = prepare(Path(workdir))
         reports = Path(workdir) / "allocators"
         reports.mkdir()
-        install_hook(python, reports)
-        servers = {s.name: s for s in servers_for(PRODUCTION_LAYER, project, python, logs)}
-        chosen = [servers[name] for name in ORDER]
-        for server in chosen:
-            server.start()
+        install_hook(baked.python, reports)
+        lineup = {c.name: c for c in contestants(PRODUCTION_LAYER, baked, logs)}
+        chosen = [lineup[name] for name in ORDER]
         try:
+            for contestant in chosen:
+                contestant.server.start()
             log_in(chosen)
             by_server = {
-                server.name: asyncio.run(steps(server, reports, args.steps, args.step))
-                for server in chosen
+                contestant.name: asyncio.run(steps(contestant, reports, args.steps, args.step))
+                for contestant in chosen
             }
         finally:
-            for server in chosen:
-                server.stop()
+            for contestant in chosen:
+                contestant.server.stop()
     print(table(by_server, args.step))
     return 0
 

@@ -1,6 +1,6 @@
 """The raw reference: a `websockets` server speaking the chat protocol, nothing else.
 
-python raw_server.py PORT
+python harness/raw_server.py PORT (started by harness.servers.RawWebsockets)
 """
 
 import asyncio

@@ -1,218 +1,96 @@
-"""Shared helpers for the template's test suite: variants, services, baked-project venvs."""
+"""Fixtures only: the harness (harness/) made into pytest fixtures, its errors into test
+outcomes. A harness error fails the test with its message; a missing service skips it,
+saying why, or fails it under REQUIRE_SERVICES=1.
+"""
 
-import hashlib
-import itertools
-import json
+import contextlib
 import os
-import socket
-import subprocess
-import sys
-import tomllib
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
+from collections.abc import Iterator
 
 import pytest
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent
-
-# The six feature options and their values: every combination is a variant.
-FEATURES: dict[str, list[object]] = {
-    "use_redis": [True, False],
-    "use_auth": [True, False],
-    "include_sample_consumer": [True, False],
-    "database": ["sqlite", "postgresql"],
-    "use_docker": [True, False],
-    "ci": ["github", "none"],
-}
-VARIANTS: list[dict[str, object]] = [
-    dict(zip(FEATURES, values, strict=True)) for values in itertools.product(*FEATURES.values())
-]
-
-# Services the baked projects' own tests use for real. REQUIRE_SERVICES=1 makes an
-# unreachable one fail those tests instead of skipping them.
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_SERVER_URL = os.environ.get("POSTGRES_SERVER_URL", "postgres://postgres@127.0.0.1:5432")
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
-
-# Variables of the baked projects that must not leak into them from this process.
-PROJECT_VARIABLES = ("DJANGO_", "DATABASE_URL", "REDIS_URL", "VIRTUAL_ENV", "PYTHONPATH", "WS_")
+from harness import HarnessError, Unavailable
+from harness.baking import Bakery
+from harness.client import ws_headers
+from harness.served import Served, login, prepare
+from harness.services import REQUIRE_SERVICES, require_services
+from harness.variants import E2E_SERVERS, E2E_VARIANTS, variant_id
 
 
-def variant_id(variant: dict[str, object]) -> str:
-    """A readable id such as redis-auth-chat-sqlite-docker-github."""
-    return "-".join(
-        [
-            "redis" if variant["use_redis"] else "memory",
-            "auth" if variant["use_auth"] else "noauth",
-            "chat" if variant["include_sample_consumer"] else "nochat",
-            "pg" if variant["database"] == "postgresql" else "sqlite",
-            "docker" if variant["use_docker"] else "nodocker",
-            "github" if variant["ci"] == "github" else "noci",
-        ]
-    )
-
-
-def reachable(url: str) -> bool:
-    parts = urlsplit(url)
+@contextlib.contextmanager
+def harness_errors_as_outcomes() -> Iterator[None]:
     try:
-        with socket.create_connection((parts.hostname, parts.port), timeout=2):
-            return True
-    except OSError:
-        return False
+        yield
+    except Unavailable as missing:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{missing} (REQUIRE_SERVICES=1)", pytrace=False)
+        pytest.skip(str(missing))
+    except HarnessError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
-def need(available: bool, reason: str) -> None:
-    """Skip, saying why, when something a test needs is missing; fail under REQUIRE_SERVICES=1."""
-    if available:
-        return
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)", pytrace=False)
-    pytest.skip(reason)
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    with harness_errors_as_outcomes():
+        return (yield)
 
 
-def service_env(variant: dict[str, object]) -> dict[str, str]:
-    """The service URLs a variant's own tests get: only those it uses, only when reachable
-    (or required: then an outage fails loudly). Each variant gets its own database.
-    """
-    env = {"REQUIRE_SERVICES": "1" if REQUIRE_SERVICES else "0"}
-    if variant["use_redis"] and (REQUIRE_SERVICES or reachable(REDIS_URL)):
-        env["REDIS_URL"] = REDIS_URL
-    if variant["database"] == "postgresql" and (REQUIRE_SERVICES or reachable(POSTGRES_SERVER_URL)):
-        name = "ccdc_" + variant_id(variant).replace("-", "_")
-        env["DATABASE_URL"] = f"{POSTGRES_SERVER_URL.rstrip('/')}/{name}"
-    return env
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(PROJECT_VARIABLES)}
-    return {**env, **extra}
-
-
-def run(
-    command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    """Run a command; fail the test with its output when it exits non-zero."""
-    result = subprocess.run(
-        command,
-        cwd=cwd,
-        env=clean_env(**(env or {})),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"{' '.join(command)} exited {result.returncode} in {cwd}\n"
-            f"--- stdout ---\n{result.stdout[-20000:]}\n--- stderr ---\n{result.stderr[-20000:]}",
-            pytrace=False,
-        )
-    return result
-
-
-def dependency_key(project_dir: Path) -> str:
-    """What a baked project declares it needs: runtime dependencies and the dev group."""
-    data = tomllib.loads((project_dir / "pyproject.toml").read_text(encoding="utf-8"))
-    declared = [data["project"]["dependencies"], data["dependency-groups"]]
-    return hashlib.sha256(json.dumps(declared, sort_keys=True).encode()).hexdigest()[:16]
-
-
-class ProjectEnvironments:
-    """Fresh virtual environments built from baked pyproject.toml files, one per distinct
-    dependency set, so that a dependency a variant forgets to declare fails its tests.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.pythons: dict[str, Path] = {}
-
-    def python_for(self, project_dir: Path) -> Path:
-        key = dependency_key(project_dir)
-        if key not in self.pythons:
-            venv = self.root / key
-            uv = [sys.executable, "-m", "uv"]
-            run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], cwd=project_dir)
-            python = venv / "bin" / "python"
-            install = [*uv, "pip", "install", "--quiet", "--python", str(python)]
-            run([*install, "-r", "pyproject.toml", "--group", "dev"], cwd=project_dir)
-            self.pythons[key] = python
-        return self.pythons[key]
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    with harness_errors_as_outcomes():
+        return (yield)
 
 
 @pytest.fixture(scope="session")
-def project_environments(tmp_path_factory) -> ProjectEnvironments:
-    return ProjectEnvironments(tmp_path_factory.mktemp("venvs"))
-
-
-@dataclass(frozen=True)
-class Baked:
-    """One baked variant: where it is, what it was asked for, which Python runs it."""
-
-    path: Path
-    context: dict[str, object]
-    python: Path
-
-    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
-        bin_dir = str(self.python.parent)
-        path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-        return run([*args], cwd=self.path, env={"PATH": path, **(env or {})}, timeout=timeout)
-
-    def manage(self, *args: str, env: dict[str, str] | None = None):
-        return self.run(str(self.python), "manage.py", *args, env=env)
-
-    def files(self) -> list[Path]:
-        return sorted(p for p in self.path.rglob("*") if p.is_file())
+def bakery(tmp_path_factory: pytest.TempPathFactory) -> Bakery:
+    """One bake per variant and one environment per dependency set for the whole run:
+    pytest-xdist workers share the run's temporary root.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    return Bakery(root / "shared")
 
 
 @pytest.fixture(scope="session")
-def prepared(cookies_session, project_environments, tmp_path_factory):
-    """Baked projects ready to serve, by end-to-end variant name, prepared once per worker."""
-    from .e2e import prepare
+def prepared(bakery: Bakery, tmp_path_factory: pytest.TempPathFactory):
+    """End-to-end variants ready to serve, by name, prepared once per worker."""
+    cache: dict[str, Served] = {}
 
-    cache = {}
-
-    def get(name: str):
+    def get(name: str) -> Served:
         if name not in cache:
+            answers = E2E_VARIANTS[name]
+            require_services(answers)
             workdir = tmp_path_factory.mktemp(f"e2e-{name}")
-            cache[name] = prepare(name, cookies_session, project_environments, workdir)
+            cache[name] = prepare(name, answers, bakery, workdir, E2E_SERVERS[name])
         return cache[name]
 
     return get
 
 
 @pytest.fixture(scope="module")
-def served(e2e_name, prepared):
+def served(e2e_name: str, prepared) -> Served:
     """The prepared project of this module's end-to-end variant (e2e_name)."""
-    from .e2e import E2E_VARIANTS
-
-    answers = E2E_VARIANTS[e2e_name]
-    if answers.get("use_redis", True):
-        need(reachable(REDIS_URL), f"Redis is not reachable at {REDIS_URL}")
-    if answers.get("database") == "postgresql":
-        need(
-            reachable(POSTGRES_SERVER_URL), f"PostgreSQL is not reachable at {POSTGRES_SERVER_URL}"
-        )
     return prepared(e2e_name)
 
 
 @pytest.fixture(scope="module")
-def server(served):
-    """One server (E2E_SERVERS) serving it for the module's tests, stopped afterwards."""
+def server(served: Served):
+    """One server of the variant's kind serving it for the module's tests, then stopped."""
     with served.new_server() as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def headers(served, server) -> dict[str, str]:
+def headers(served: Served, server) -> dict[str, str]:
     """Handshake headers of a chat member: logged in through the real form where needed."""
-    from .e2e import login, ws_headers
-
     return ws_headers(server, login(server.base_url) if served.auth else None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep all tests of one variant on one xdist worker, so each variant bakes once."""
+    """Keep the tests of one variant, or of one end-to-end variant, on one xdist worker:
+    its module-scoped fixtures (an installed bake, a prepared project) are then made once.
+    """
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if "variant" in params:

@@ -9,7 +9,7 @@ from cookiecutter.environment import StrictEnvironment
 from cookiecutter.generate import generate_context
 from cookiecutter.prompt import prompt_for_config
 
-from .conftest import TEMPLATE_DIR
+from harness.variants import TEMPLATE_DIR
 
 _counter = itertools.count()
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from .conftest import TEMPLATE_DIR
+from harness.variants import TEMPLATE_DIR
 
 CLI = [sys.executable, "-m", "cookiecutter", str(TEMPLATE_DIR), "--no-input"]
 

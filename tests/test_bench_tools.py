@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import TEMPLATE_DIR
+from harness.variants import TEMPLATE_DIR
 
 HOOK = TEMPLATE_DIR / "bench" / "allocator_hook.py"
 

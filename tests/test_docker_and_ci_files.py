@@ -1,20 +1,28 @@
 """Docker and CI files, validated statically: no Docker engine or network is needed.
 
-Their content depends only on use_redis and database, so those four bakes cover all.
+Their content depends only on use_redis and database, so the four variants with Docker
+and the GitHub workflow that differ in those cover all (the run's shared bakes).
 """
 
 import itertools
+import json
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from .conftest import TEMPLATE_DIR
+from harness.baking import Bakery
+from harness.servers import production_command
+from harness.variants import TEMPLATE_DIR, variant, variant_id
 
-COMBINATIONS = list(itertools.product([True, False], ["sqlite", "postgresql"]))
-IDS = [f"{'redis' if r else 'memory'}-{d}" for r, d in COMBINATIONS]
+COMBINATIONS = [
+    variant(use_redis=use_redis, database=database)
+    for use_redis, database in itertools.product([True, False], ["sqlite", "postgresql"])
+]
 
 
 def check(command: list[str]) -> None:
@@ -27,13 +35,9 @@ def check_jsonschema(schema: str, path: Path) -> None:
     check([str(executable), "--builtin-schema", schema, str(path)])
 
 
-@pytest.fixture(params=COMBINATIONS, ids=IDS)
-def project(request, cookies) -> Path:
-    use_redis, database = request.param
-    answers = {"use_redis": use_redis, "database": database, "use_docker": True, "ci": "github"}
-    result = cookies.bake(extra_context=answers)
-    assert result.exit_code == 0, result.exception
-    return result.project_path
+@pytest.fixture(params=COMBINATIONS, ids=variant_id)
+def project(request, bakery: Bakery) -> Path:
+    return bakery.bakes.path(request.param)
 
 
 def test_dockerfile_passes_hadolint(project):
@@ -41,14 +45,43 @@ def test_dockerfile_passes_hadolint(project):
     check([hadolint, "--failure-threshold", "warning", str(project / "Dockerfile")])
 
 
-def test_compose_file_matches_the_compose_spec(project):
-    check_jsonschema("vendor.compose-spec", project / "compose.yaml")
+def included_compose_files(project: Path) -> list[Path]:
+    """The files compose.yaml includes, in merge order (one include, merged paths)."""
+    [include] = yaml.safe_load((project / "compose.yaml").read_text())["include"]
+    assert include["project_directory"] == "."
+    return [project / path for path in include["path"]]
+
+
+def merged_compose_services(project: Path) -> dict[str, dict]:
+    """Services of the included files, merged as compose merges them (mappings by key,
+    sequences appended), enough for what these tests ask.
+    """
+    services: dict[str, dict] = {}
+    for path in included_compose_files(project):
+        for name, service in yaml.safe_load(path.read_text())["services"].items():
+            merged = services.setdefault(name, {})
+            for key, value in service.items():
+                if isinstance(value, dict):
+                    merged[key] = {**merged.get(key, {}), **value}
+                elif isinstance(value, list):
+                    merged[key] = [*merged.get(key, []), *value]
+                else:
+                    merged[key] = value
+    return services
+
+
+def test_compose_files_match_the_compose_spec(project):
+    for path in [project / "compose.yaml", *included_compose_files(project)]:
+        check_jsonschema("vendor.compose-spec", path)
+
+
+def test_compose_includes_every_file_of_compose_folder(project):
+    included = set(included_compose_files(project))
+    assert included == set((project / "compose").glob("*.yaml"))
 
 
 def test_compose_starts_exactly_the_services_chosen(project):
-    import yaml
-
-    services = set(yaml.safe_load((project / "compose.yaml").read_text())["services"])
+    services = set(merged_compose_services(project))
     pyproject = (project / "pyproject.toml").read_text()
     expected = {"web"}
     if "channels-redis" in pyproject:
@@ -56,6 +89,16 @@ def test_compose_starts_exactly_the_services_chosen(project):
     if "psycopg" in pyproject:
         expected.add("postgres")
     assert services == expected
+
+
+def test_compose_web_waits_for_and_reaches_each_service(project):
+    web = merged_compose_services(project)["web"]
+    environment = web["environment"]
+    assert set(web.get("depends_on", {})) == set(merged_compose_services(project)) - {"web"}
+    assert ("REDIS_URL" in environment) == ("redis" in web.get("depends_on", {}))
+    assert environment["DATABASE_URL"].startswith(
+        "postgres://" if "postgres" in web.get("depends_on", {}) else "sqlite:////data/"
+    )
 
 
 def test_workflow_matches_the_github_schema(project):
@@ -71,28 +114,41 @@ def test_workflow_runs_the_task_runners_check(project):
     assert 'REQUIRE_SERVICES: "1"' in workflow
 
 
+def test_workflow_starts_exactly_the_services_the_project_uses(project):
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    steps = workflow["jobs"]["check"]["steps"]
+    started = {step["name"] for step in steps if step.get("name", "").startswith("Start ")}
+    pyproject = (project / "pyproject.toml").read_text()
+    expected = set()
+    if "channels-redis" in pyproject:
+        expected.add("Start Redis")
+    if "psycopg" in pyproject:
+        expected.add("Start PostgreSQL")
+    assert started == expected
+    exported = {
+        line.split("=", 1)[0].removeprefix('echo "')
+        for step in steps
+        for line in step.get("run", "").splitlines()
+        if line.startswith('echo "') and "$GITHUB_ENV" in line
+    }
+    variables = {"Start Redis": "REDIS_URL", "Start PostgreSQL": "DATABASE_URL"}
+    assert exported == {variables[name] for name in started}
+
+
 def test_template_repository_workflow_matches_the_github_schema():
     for workflow in (TEMPLATE_DIR / ".github" / "workflows").glob("*.yml"):
         check_jsonschema("vendor.github-workflows", workflow)
 
 
-def test_image_and_compose_run_the_readmes_production_command(project):
-    """One production command: the README's (which the end-to-end tests run) is the
-    image's CMD and what compose runs after migrating.
+def test_image_and_compose_run_the_makefiles_production_command(project):
+    """One production command: the Makefile's `serve` target (which the end-to-end tests
+    run) is the image's CMD and what compose runs after migrating.
     """
-    import json
-    import shlex
-
-    import yaml
-
-    from .servers import production_command
-
     expected = production_command(project)
     dockerfile = (project / "Dockerfile").read_text()
     cmd = dockerfile.split("\nCMD ", 1)[1].replace("\\\n", " ")
     assert json.loads(cmd) == expected
-    compose = yaml.safe_load((project / "compose.yaml").read_text())
-    shell = shlex.split(compose["services"]["web"]["command"])
+    shell = shlex.split(merged_compose_services(project)["web"]["command"])
     assert shell[:2] == ["sh", "-c"]
     migrate, serve = shell[2].split(" && ")
     assert shlex.split(migrate) == ["python", "manage.py", "migrate", "--noinput"]

@@ -4,8 +4,9 @@ import asyncio
 
 import pytest
 
-from .e2e import AUTH_VARIANTS, USERNAME, connect, drain, login, receive_json, send_json
-from .servers import http_get
+from harness.client import connect, drain, http_get, receive_json, send_json
+from harness.served import USERNAME, LoginFailed, login
+from harness.variants import AUTH_VARIANTS
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +50,7 @@ def test_socket_without_a_valid_session_is_closed_with_4401(server, cookie):
 
 
 def test_wrong_password_is_refused_by_the_form(server):
-    with pytest.raises(AssertionError, match="login failed"):
+    with pytest.raises(LoginFailed, match="login failed"):
         login(server.base_url, password="not-the-password")
 
 

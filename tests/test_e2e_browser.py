@@ -9,8 +9,9 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from .conftest import need
-from .e2e import PASSWORD, SCALE_VARIANTS, USERNAME
+from harness.served import PASSWORD, USERNAME
+from harness.services import require
+from harness.variants import SCALE_VARIANTS
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +38,7 @@ def e2e_name(request) -> str:
 @pytest.fixture(scope="module")
 def browser():
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    need(executable is not None, "Chromium is not installed (Debian package: chromium)")
+    require(executable is not None, "Chromium is not installed (Debian package: chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         yield browser

@@ -9,8 +9,9 @@ import uuid
 import pytest
 import websockets
 
-from .e2e import CHAT_VARIANTS, connect, drain, receive_json, refused_status, send_json
-from .servers import Uvicorn, health
+from harness.client import connect, drain, health, receive_json, refused_status, send_json
+from harness.servers import Uvicorn
+from harness.variants import CHAT_VARIANTS
 
 pytestmark = pytest.mark.e2e
 

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from .e2e import E2E_VARIANTS, refused_status
-from .servers import health, http_get
+from harness.client import health, http_get, refused_status
+from harness.variants import E2E_VARIANTS
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,6 @@ disconnects, and a Redis outage and recovery.
 
 import asyncio
 import contextlib
-import shutil
 import subprocess
 import time
 import uuid
@@ -13,9 +12,10 @@ import pytest
 import redis
 import websockets
 
-from .conftest import REDIS_URL, need
-from .e2e import SCALE_VARIANTS, connect, drain, receive_json, send_json
-from .servers import RedisServer, health, wait_until
+from harness.client import connect, drain, health, receive_json, send_json
+from harness.servers import RedisServer, wait_until
+from harness.services import REDIS_URL
+from harness.variants import SCALE_VARIANTS
 
 pytestmark = pytest.mark.e2e
 
@@ -117,7 +117,6 @@ def test_hundreds_leaving_at_once_leave_no_stale_group_members(served, server, h
 
 
 def test_redis_outage_turns_health_503_and_recovery_needs_no_restart(served, headers, tmp_path):
-    need(shutil.which("redis-server") is not None, "redis-server is not installed")
     own_redis = RedisServer(tmp_path).start()
     first = served.new_server(REDIS_URL=own_redis.url)
     second = served.new_server(REDIS_URL=own_redis.url)

@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from .conftest import FEATURES, TEMPLATE_DIR
+from harness.variants import FEATURES, TEMPLATE_DIR
+
 from .hooks import context, load_hook
 
 PROJECT_TEMPLATE = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
@@ -36,7 +37,7 @@ def test_every_option_of_the_table_is_a_prompt(hook):
 def test_everything_chosen_removes_only_the_other_branches(hook):
     everything = context(database="postgresql")
 
-    assert hook.paths_to_remove(everything) == ["tests/test_chat_guests.py"]
+    assert hook.paths_to_remove(everything) == ["compose/sqlite.yaml", "tests/test_chat_guests.py"]
 
 
 @pytest.mark.parametrize(
@@ -54,6 +55,19 @@ def test_removed_paths_follow_the_answers(hook, values):
     assert (".github" in removed) == (answers["ci"] != "github")
     redis_chat = answers["use_redis"] and answers["include_sample_consumer"]
     assert ("tests/test_chat_redis.py" in removed) == (not redis_chat)
+    assert ("compose" in removed) == (not answers["use_docker"])
+    if answers["use_docker"]:
+        assert ("compose/redis.yaml" in removed) == (not answers["use_redis"])
+        assert ("compose/sqlite.yaml" in removed) == (answers["database"] != "sqlite")
+        assert ("compose/postgresql.yaml" in removed) == (answers["database"] != "postgresql")
+
+
+def test_nothing_inside_a_removed_folder_is_listed_again(hook):
+    """Removing compose/ removes its files; listing them too would fail the removal."""
+    removed = hook.paths_to_remove(context(use_docker=False, use_redis=False))
+
+    assert "compose" in removed
+    assert not [path for path in removed if path.startswith("compose/")]
 
 
 def test_no_license_file_when_not_open_source(hook):

@@ -8,7 +8,9 @@ import re
 
 import pytest
 
-from .conftest import REQUIRE_SERVICES, VARIANTS, Baked, service_env, variant_id
+from harness.baking import Baked, Bakery
+from harness.services import REQUIRE_SERVICES, service_env
+from harness.variants import VARIANTS, variant_id
 
 # Django templates keep their own {% if %}: look for Cookiecutter's variables and tags.
 UNRENDERED = re.compile(
@@ -25,11 +27,8 @@ def variant(request) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def project(variant, cookies_session, project_environments) -> Baked:
-    result = cookies_session.bake(extra_context=variant)
-    assert result.exit_code == 0, result.exception
-    path = result.project_path
-    return Baked(path, result.context, project_environments.python_for(path))
+def project(variant, bakery: Bakery) -> Baked:
+    return bakery.baked(variant)
 
 
 def expected_paths(variant: dict[str, object]) -> dict[str, bool]:
@@ -66,6 +65,8 @@ def expected_paths(variant: dict[str, object]) -> dict[str, bool]:
         f"{SLUG}/chat/templates/chat/room.html": chat,
         f"{SLUG}/chat/static/chat/chat.js": chat,
         "tests/test_chat.py": chat,
+        "docs/chat.md": chat,
+        "docs/deploy.md": True,
         "tests/test_broadcast.py": chat,
         "tests/test_chat_auth.py": chat and auth,
         "tests/test_chat_guests.py": chat and not auth,
@@ -73,6 +74,10 @@ def expected_paths(variant: dict[str, object]) -> dict[str, bool]:
         "tests/test_postgresql.py": variant["database"] == "postgresql",
         "Dockerfile": variant["use_docker"],
         "compose.yaml": variant["use_docker"],
+        "compose/web.yaml": variant["use_docker"],
+        "compose/redis.yaml": variant["use_docker"] and redis,
+        "compose/sqlite.yaml": variant["use_docker"] and variant["database"] == "sqlite",
+        "compose/postgresql.yaml": variant["use_docker"] and variant["database"] == "postgresql",
         ".dockerignore": variant["use_docker"],
         ".github/workflows/ci.yml": variant["ci"] == "github",
         "LICENSE": True,

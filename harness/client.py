@@ -1,0 +1,92 @@
+"""The client side: HTTP requests and websockets against a served project."""
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from email.message import Message
+from typing import Protocol
+
+import websockets
+
+
+class Endpoint(Protocol):
+    """Where a server answers (every `harness.servers.Server` is one)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def ws_url(self) -> str: ...
+
+
+def http_get(
+    url: str, *, timeout: float = 5, headers: dict[str, str] | None = None
+) -> tuple[int, Message, bytes]:
+    """GET without following redirects; returns status, headers (names in any case: uvicorn
+    sends them in lower case) and body.
+    """
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def health(base_url: str) -> tuple[int, dict]:
+    """Status and JSON body of `/health/`."""
+    status, _, body = http_get(f"{base_url}/health/")
+    return status, json.loads(body)
+
+
+def ws_headers(server: Endpoint, cookie: str | None = None, origin: str | None = None) -> dict:
+    """Handshake headers: the Origin of the server's own pages (or `origin`), a cookie."""
+    headers = {"Origin": origin if origin is not None else server.base_url}
+    if cookie:
+        headers["Cookie"] = cookie
+    return headers
+
+
+async def connect(server: Endpoint, path: str, headers: dict[str, str]):
+    return await websockets.connect(
+        f"{server.ws_url}{path}", additional_headers=headers, open_timeout=10, close_timeout=2
+    )
+
+
+async def receive_json(socket, timeout: float = 5) -> dict:
+    return json.loads(await asyncio.wait_for(socket.recv(), timeout))
+
+
+async def send_json(socket, payload: object) -> None:
+    await socket.send(json.dumps(payload))
+
+
+async def refused_status(server: Endpoint, path: str, headers: dict[str, str]) -> int:
+    """The HTTP status of a refused handshake (AssertionError if it is accepted)."""
+    try:
+        socket = await connect(server, path, headers)
+    except websockets.InvalidStatus as refusal:
+        return refusal.response.status_code
+    await socket.close()
+    raise AssertionError(f"handshake to {path} was accepted")
+
+
+async def drain(socket, *, limit: int, timeout: float = 5) -> tuple[list[dict], int | None]:
+    """Read events until the server closes the socket, at most `limit` of them.
+
+    Returns the events and the close code (None: not closed, or closed without a frame).
+    """
+    events: list[dict] = []
+    try:
+        for _ in range(limit):
+            events.append(await receive_json(socket, timeout))
+    except websockets.ConnectionClosed as closed:
+        return events, closed.rcvd.code if closed.rcvd else None
+    return events, None

@@ -1,0 +1,254 @@
+"""Real server processes on free loopback ports: one `Server` family.
+
+`Daphne` and `Uvicorn` serve a baked project (uvicorn with the project's own production
+command, read from its Makefile), `RawWebsockets` is the benchmark's reference server,
+`RedisServer` a redis-server of our own for tests that stop it. Every wait is bounded;
+each process runs in its own session, so stopping it stops its children too.
+"""
+
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Self
+
+from harness import HarnessError, Unavailable
+from harness.client import http_get
+from harness.commands import clean_env
+
+HOST = "127.0.0.1"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+RAW_SERVER = Path(__file__).with_name("raw_server.py")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+    """Poll `condition` every 0.1 s; TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
+
+
+def production_command(project_dir: Path) -> list[str]:
+    """The project's production server command: its Makefile's `serve` target, the command
+    the README's Deploy section and the Dockerfile's CMD also run (`uv run` left out).
+    """
+    makefile = (project_dir / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\nserve:", 1)[1].split("\n", 1)[1]
+    lines = []
+    for line in recipe.splitlines():
+        if not line.startswith("\t"):
+            break
+        lines.append(line.strip())
+    command = shlex.split(" ".join(lines).replace("\\ ", " "))
+    if command[:2] != ["uv", "run"]:
+        raise HarnessError(f"the serve target does not start with `uv run`: {command}")
+    return command[2:]
+
+
+class Server:
+    """A process serving on a free loopback port: started, waited for, stopped, measured.
+
+    Subclasses say how to start it (`command`) and when it is ready (`ready`). The port is
+    chosen once, so `stop()` then `start()` restarts it where clients expect it.
+    """
+
+    name = "server"
+
+    def __init__(self, cwd: Path, env: dict[str, str] | None, log: Path | None) -> None:
+        self.cwd = cwd
+        self.env = env if env is not None else clean_env()
+        self.log_path = log
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{HOST}:{self.port}"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        """Whether the server accepts connections."""
+        try:
+            socket.create_connection((HOST, self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    def start(self, *, timeout: float = 60) -> Self:
+        output = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=self.cwd,
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            if self.log_path:
+                output.close()
+        wait_until(self._started, timeout=timeout, what=f"{self.name} on port {self.port}")
+        return self
+
+    def _started(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise HarnessError(f"{self.name} exited with {self.process.returncode}:\n{self.log()}")
+        return self.ready()
+
+    def stop(self, *, timeout: float = 10) -> None:
+        """SIGTERM to the whole process group; SIGKILL after `timeout` seconds."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=timeout)
+
+    def terminate(self) -> None:
+        """SIGTERM to the server process alone, as an orchestrator stops it; waits for it."""
+        if self.process is None:
+            raise HarnessError(f"{self.name} was never started")
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def log(self) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise HarnessError(f"{self.name} was never started")
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the server process has used."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def rss_kib(self) -> int:
+        """The server process's resident memory."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise HarnessError("no VmRSS")
+
+
+class AsgiServer(Server):
+    """An ASGI server of a Django project, ready when `/health/` answers (any status)."""
+
+    def __init__(
+        self,
+        python: Path,
+        project_dir: Path,
+        env: dict[str, str],
+        log: Path,
+        application: str = "config.asgi:application",
+    ) -> None:
+        super().__init__(project_dir, env, log)
+        self.python = python
+        self.application = application
+
+    def ready(self) -> bool:
+        try:
+            http_get(f"{self.base_url}/health/", timeout=2)
+        except OSError:
+            return False
+        return True
+
+
+class Daphne(AsgiServer):
+    """`daphne` serving the application, as `runserver` does in development."""
+
+    name = "daphne"
+
+    def command(self) -> list[str]:
+        daphne = [str(self.python), "-m", "daphne", "-b", HOST, "-p", str(self.port)]
+        return [*daphne, self.application]
+
+
+class Uvicorn(AsgiServer):
+    """The project's production command (uvicorn), bound to a free loopback port."""
+
+    name = "uvicorn"
+
+    def command(self) -> list[str]:
+        arguments = production_command(self.cwd)[1:]
+        for option, value in (("--host", HOST), ("--port", str(self.port))):
+            arguments[arguments.index(option) + 1] = value
+        return [str(self.python), "-m", "uvicorn", *arguments]
+
+
+class RawWebsockets(Server):
+    """The benchmark's reference: a bare `websockets` server speaking the chat protocol."""
+
+    name = "raw websockets"
+
+    def __init__(self, log: Path) -> None:
+        super().__init__(RAW_SERVER.parent, None, log)
+
+    def command(self) -> list[str]:
+        return [sys.executable, str(RAW_SERVER), str(self.port)]
+
+
+class RedisServer(Server):
+    """A redis-server of our own, no persistence, for tests that stop it."""
+
+    name = "redis-server"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir, None, None)
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+    def command(self) -> list[str]:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise Unavailable("redis-server is not installed")
+        arguments = ["--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no"]
+        return [executable, *arguments, "--dir", str(self.cwd)]
+
+    def ready(self) -> bool:
+        try:
+            with socket.create_connection((HOST, self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+SERVER_KINDS: dict[str, type[AsgiServer]] = {"daphne": Daphne, "uvicorn": Uvicorn}
