@@ -136,7 +136,11 @@ class ProjectEnvironments:
                 shutil.rmtree(venv, ignore_errors=True)
                 uv = [sys.executable, "-m", "uv"]
                 run([*uv, "venv", "--quiet", "--python", sys.executable, str(venv)], project_dir)
-                install = [*uv, "pip", "install", "--quiet", "--python", str(python)]
+                # Bytecode compiled once here: every server, manage.py and pytest process
+                # of the run then reads it, even under PYTHONDONTWRITEBYTECODE=1, instead
+                # of compiling Django and the rest again (about 1 s of CPU a process).
+                install = [*uv, "pip", "install", "--quiet", "--compile-bytecode"]
+                install += ["--python", str(python)]
                 run([*install, "-r", "pyproject.toml", "--group", "dev"], cwd=project_dir)
                 (venv / "installed").touch()
         return python
