@@ -7,6 +7,7 @@ each process runs in its own session, so stopping it stops its children too.
 """
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -48,12 +49,10 @@ def production_command(project_dir: Path) -> list[str]:
     the README's Deploy section and the Dockerfile's CMD also run (`uv run` left out).
     """
     makefile = (project_dir / "Makefile").read_text(encoding="utf-8")
-    recipe = makefile.split("\nserve:", 1)[1].split("\n", 1)[1]
-    lines = []
-    for line in recipe.splitlines():
-        if not line.startswith("\t"):
-            break
-        lines.append(line.strip())
+    target = re.search(r"^serve:.*\n((?:\t.*\n?)+)", makefile, re.MULTILINE)
+    if target is None:
+        raise HarnessError(f"{project_dir / 'Makefile'} has no serve target with a recipe")
+    lines = [line.strip() for line in target.group(1).splitlines()]
     command = shlex.split(" ".join(lines).replace("\\ ", " "))
     if command[:2] != ["uv", "run"]:
         raise HarnessError(f"the serve target does not start with `uv run`: {command}")
@@ -109,7 +108,11 @@ class Server:
         finally:
             if self.log_path:
                 output.close()
-        wait_until(self._started, timeout=timeout, what=f"{self.name} on port {self.port}")
+        try:
+            wait_until(self._started, timeout=timeout, what=f"{self.name} on port {self.port}")
+        except BaseException:
+            self.stop()  # never leave a half-started process behind
+            raise
         return self
 
     def _started(self) -> bool:

@@ -1,0 +1,85 @@
+"""The harness's own promises, checked without baking or serving anything real."""
+
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from harness import HarnessError, baking
+from harness.baking import BakeCache
+from harness.servers import Server, production_command
+from harness.variants import VARIANTS, variant, variant_id
+
+
+def test_a_variant_is_baked_once_whoever_asks(tmp_path, monkeypatch):
+    """Two caches on one root (two xdist workers) asking at once: one bake, one path."""
+    bakes = []
+
+    def fake_bake(answers, output_dir: Path) -> Path:
+        bakes.append(variant_id(answers))
+        (output_dir / "project").mkdir(parents=True)
+        return output_dir / "project"
+
+    monkeypatch.setattr(baking, "bake", fake_bake)
+    workers = [BakeCache(tmp_path), BakeCache(tmp_path)]
+    paths: list[Path] = []
+    threads = [
+        threading.Thread(target=lambda c=c: paths.append(c.path(variant()))) for c in workers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert bakes == [variant_id(variant())]
+    assert len(set(paths)) == 1
+    assert paths[0].is_dir()
+
+
+def test_variant_ids_are_unique_and_readable():
+    ids = [variant_id(answers) for answers in VARIANTS]
+
+    assert len(set(ids)) == len(VARIANTS) == 64
+    assert variant_id(variant()) == "redis-auth-chat-sqlite-docker-github"
+
+
+def test_production_command_is_the_makefiles_serve_target(tmp_path):
+    (tmp_path / "Makefile").write_text(
+        "run:\n\tuv run python manage.py runserver\n\n"
+        "serve:\n\tuv run uvicorn config.asgi:application --host 0.0.0.0 \\\n"
+        "\t\t--port 8000 --proxy-headers\n\ntest:\n\tuv run pytest\n"
+    )
+
+    assert production_command(tmp_path) == [
+        "uvicorn",
+        "config.asgi:application",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8000",
+        "--proxy-headers",
+    ]
+
+
+def test_a_serve_target_not_run_by_uv_is_an_error(tmp_path):
+    (tmp_path / "Makefile").write_text("serve:\n\tuvicorn config.asgi:application\n")
+
+    with pytest.raises(HarnessError, match="does not start with `uv run`"):
+        production_command(tmp_path)
+
+
+class Exits(Server):
+    name = "exits"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", "print('no config'); raise SystemExit(3)"]
+
+
+def test_a_server_that_exits_at_start_is_reported_with_its_log(tmp_path):
+    server = Exits(tmp_path, None, tmp_path / "exits.log")
+
+    with pytest.raises(HarnessError, match=r"exits exited with 3:\nno config"):
+        server.start(timeout=30)
+    assert server.process is not None
+    assert server.process.poll() == 3
