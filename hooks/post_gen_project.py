@@ -34,6 +34,7 @@ OWNED_PATHS: dict[tuple[str, object], list[str]] = {
         f"{SLUG}/chat",
         "docs/chat.md",
         "tests/test_chat.py",
+        "tests/test_protocol.py",
         "tests/test_chat_auth.py",
         "tests/test_chat_guests.py",
         "tests/test_chat_page.py",

@@ -4,6 +4,7 @@ uvicorn (E2E_SERVERS).
 
 import asyncio
 import contextlib
+import json
 import uuid
 
 import pytest
@@ -50,6 +51,11 @@ def test_broadcast_reaches_the_room_and_only_the_room(server, served, headers):
     asyncio.run(scenario())
 
 
+def chat_frame(text: str) -> str:
+    """A chat.message frame as a client sends it (non-ASCII as JSON escapes)."""
+    return json.dumps({"type": "chat.message", "message": text})
+
+
 BAD_FRAMES = [
     pytest.param("{not json", "invalid_json", id="malformed-json"),
     pytest.param("[1, 2]", "not_an_object", id="array"),
@@ -70,6 +76,11 @@ BAD_FRAMES = [
         "message_too_long",
         id="oversized-message",
     ),
+    # Valid JSON whose text is not text: a lone surrogate once closed a whole room.
+    pytest.param(chat_frame("\ud800"), "invalid_message", id="lone-surrogate"),
+    pytest.param(chat_frame("a\x00b"), "invalid_message", id="nul"),
+    pytest.param(chat_frame("\u200b\u200d"), "invalid_message", id="zero-width-only"),
+    pytest.param(chat_frame("\u202eevil"), "invalid_message", id="bidi-override-left-open"),
 ]
 
 
@@ -85,6 +96,26 @@ def test_bad_frames_get_an_error_event_and_the_socket_stays_open(
             assert error["code"] == code
             await send_json(socket, {"type": "ping"})
             assert await receive_json(socket) == {"type": "pong"}
+
+    asyncio.run(scenario())
+
+
+def test_a_lone_surrogate_closes_no_member_of_the_room(server, served, headers):
+    """The attack that closed every member (in-memory layer) or the sender and left a
+    stale group member (Redis): now the sender's error event, and the room chats on.
+    """
+
+    async def scenario():
+        name = room()
+        async with (
+            await connect(server, f"/ws/chat/{name}/", headers) as sender,
+            await connect(server, f"/ws/chat/{name}/", headers) as member,
+        ):
+            await sender.send(chat_frame("\ud800"))
+            assert (await receive_json(sender))["code"] == "invalid_message"
+            await send_json(member, {"type": "chat.message", "message": "still here"})
+            for socket in (member, sender):
+                assert (await receive_json(socket))["message"] == "still here"
 
     asyncio.run(scenario())
 

@@ -65,6 +65,7 @@ def expected_paths(variant: dict[str, object]) -> dict[str, bool]:
         f"{SLUG}/chat/templates/chat/room.html": chat,
         f"{SLUG}/chat/static/chat/chat.js": chat,
         "tests/test_chat.py": chat,
+        "tests/test_protocol.py": chat,
         "docs/chat.md": chat,
         "docs/deploy.md": True,
         "tests/test_broadcast.py": chat,

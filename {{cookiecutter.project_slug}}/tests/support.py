@@ -36,17 +36,21 @@ PROJECT_VARIABLES = ("DJANGO_", "DATABASE_URL", "REDIS_URL", "WS_")
 
 def load_settings(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """Evaluate config/settings/<name>.py afresh, in this process, as if `env` were the
-    project's whole environment (no .env file). The running settings are left untouched.
+    project's whole environment (no .env file unless `env` asks for it with
+    DJANGO_READ_DOT_ENV) and DJANGO_SETTINGS_MODULE named that module. The running
+    settings are left untouched.
     """
     for variable in os.environ:
         if variable.startswith(PROJECT_VARIABLES):
             monkeypatch.delenv(variable)
-    for variable, value in {**env, "DJANGO_READ_DOT_ENV": "0"}.items():
+    settings_module = f"config.settings.{name}"
+    environment = {"DJANGO_READ_DOT_ENV": "0", **env, "DJANGO_SETTINGS_MODULE": settings_module}
+    for variable, value in environment.items():
         monkeypatch.setenv(variable, value)
-    modules = ["config.settings.base", f"config.settings.{name}"]
+    modules = ["config.settings.base", settings_module]
     saved = {module: sys.modules.pop(module) for module in modules if module in sys.modules}
     try:
-        return importlib.import_module(f"config.settings.{name}")
+        return importlib.import_module(settings_module)
     finally:
         for module in modules:
             sys.modules.pop(module, None)

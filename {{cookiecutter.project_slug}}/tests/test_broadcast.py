@@ -47,6 +47,17 @@ def test_broadcast_refuses_an_invalid_room():
         broadcast("no spaces", "hi")
 
 
+@pytest.mark.parametrize("text", ["\ud800", "a\x00b", "\u200b", "\u202eopen"])
+def test_broadcast_refuses_text_no_client_may_send(text):
+    with pytest.raises(ValueError, match="Invalid message"):
+        broadcast("lobby", text)
+
+
+def test_broadcast_command_refuses_invalid_text():
+    with pytest.raises(CommandError, match="visible character"):
+        call_command("broadcast", "ops", "\u200b")
+
+
 async def test_broadcast_command_reaches_the_room(join, capsys):
     alice = await join("ops")
 

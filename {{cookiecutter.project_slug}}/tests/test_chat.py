@@ -92,6 +92,11 @@ async def test_longest_room_name_is_accepted(join):
     await join("a" * 64)
 
 
+def chat_frame(text: str) -> str:
+    """A chat.message frame as a client would send it (JSON escapes for non-ASCII)."""
+    return json.dumps({"type": "chat.message", "message": text})
+
+
 BAD_FRAMES = [
     pytest.param("{not json", "invalid_json", id="malformed-json"),
     pytest.param("[1, 2]", "not_an_object", id="array"),
@@ -111,6 +116,11 @@ BAD_FRAMES = [
     pytest.param('{"type": "chat.message"}', "invalid_message", id="missing-message"),
     pytest.param('{"type": "chat.message", "message": 42}', "invalid_message", id="number"),
     pytest.param('{"type": "chat.message", "message": "  "}', "invalid_message", id="blank"),
+    # Valid JSON, not text a room may see (the rules: tests/test_protocol.py).
+    pytest.param(chat_frame("\ud800"), "invalid_message", id="lone-surrogate"),
+    pytest.param(chat_frame("a\x00b"), "invalid_message", id="nul"),
+    pytest.param(chat_frame("\u200b"), "invalid_message", id="zero-width"),
+    pytest.param(chat_frame("\u202eevil"), "invalid_message", id="bidi-left-open"),
 ]
 
 
@@ -242,3 +252,58 @@ async def test_leaving_removes_the_member_from_the_group(join):
     await alice.disconnect()
 
     assert "chat.leavers" not in layer.groups or not layer.groups["chat.leavers"]
+
+
+async def test_a_lone_surrogate_closes_nobody(join):
+    """Valid JSON that is not valid Unicode: the sender gets an error, the room carries on."""
+    alice, bob = await join("surrogates"), await join("surrogates")
+
+    await alice.send_to(text_data=chat_frame("\ud800"))
+
+    assert (await alice.receive_json_from(timeout=2))["code"] == "invalid_message"
+    assert await bob.receive_nothing(timeout=0.2)
+    for member in (alice, bob):
+        await member.send_json_to({"type": "ping"})
+        assert await member.receive_json_from(timeout=2) == {"type": "pong"}
+
+
+async def test_text_with_newlines_and_closed_bidi_is_delivered_unchanged(join):
+    alice = await join()
+    text = "first line\n\u202eevil\u202c\t\u05e9\u05dc\u05d5\u05dd"
+
+    await alice.send_json_to({"type": "chat.message", "message": text})
+
+    assert (await alice.receive_json_from(timeout=2))["message"] == text
+
+
+async def test_a_delivery_failure_is_the_senders_error_event(join, monkeypatch, settings):
+    """The layer fails to send (Redis away, an encoding error): the sender is told, its
+    socket stays open, and it is not counted as the client's bad message.
+    """
+    settings.WS_MAX_BAD_MESSAGES = 2
+    alice = await join()
+
+    async def failing_group_send(group: str, message: dict) -> None:
+        raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", failing_group_send)
+    for _ in range(3):
+        await alice.send_json_to({"type": "chat.message", "message": "lost"})
+        assert (await alice.receive_json_from(timeout=2))["code"] == "delivery_failed"
+
+    await alice.send_json_to({"type": "ping"})
+    assert await alice.receive_json_from(timeout=2) == {"type": "pong"}
+
+
+async def test_a_bad_event_from_server_code_is_dropped_not_fatal(join):
+    """An event no client could have sent (server code bypassing broadcast()) reaches the
+    members as nothing at all, and closes none of them.
+    """
+    alice = await join("dropped")
+
+    event = {"type": "chat.message", "message": "\ud800", "user": "server"}
+    await get_channel_layer().group_send("chat.dropped", event)
+
+    assert await alice.receive_nothing(timeout=0.2)
+    await alice.send_json_to({"type": "ping"})
+    assert await alice.receive_json_from(timeout=2) == {"type": "pong"}

@@ -1,9 +1,10 @@
 """Each settings module starts, or refuses to, the way its docstring promises."""
 
+import environ
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from .support import load_settings, manage
+from .support import PROJECT_DIR, load_settings, manage
 
 GOOD_SECRET = "k" * 25 + "Qz9-_xY8wV7uT6sR5qP4oN3mL2kJ1h"
 PRODUCTION_ENV = {
@@ -82,3 +83,27 @@ def test_empty_variables_mean_their_defaults(monkeypatch):
     local = load_settings("local", env, monkeypatch)
 
     assert local.DATABASES["default"]["ENGINE"].startswith("django.db.backends.")
+
+
+def dot_env_reads(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> list:
+    """The files settings module `name` asks django-environ to read, under `env`."""
+    reads = []
+    monkeypatch.setattr(environ.Env, "read_env", lambda *args, **kwargs: reads.append(args[-1]))
+    load_settings(name, env, monkeypatch)
+    return reads
+
+
+def test_production_never_reads_dot_env(monkeypatch):
+    """Not even when DJANGO_READ_DOT_ENV asks: a checkout's development key must not
+    become the production key.
+    """
+    env = {**PRODUCTION_ENV, "DJANGO_READ_DOT_ENV": "1"}
+
+    assert dot_env_reads("production", env, monkeypatch) == []
+
+
+@pytest.mark.filterwarnings("ignore:REDIS_URL is not set")
+def test_local_settings_read_dot_env(monkeypatch):
+    reads = dot_env_reads("local", {"DJANGO_READ_DOT_ENV": "1"}, monkeypatch)
+
+    assert reads == [PROJECT_DIR / ".env"]

@@ -1,10 +1,12 @@
 """Settings shared by every environment; local.py, test.py and production.py build on them.
 
 Values that differ between deployments come from the environment (see .env.example).
-A .env file next to manage.py is read for local development (DJANGO_READ_DOT_ENV=0
-turns that off); real environment variables always win over it.
+A .env file next to manage.py is read for local development and tests
+(DJANGO_READ_DOT_ENV=0 turns that off); real environment variables always win over it.
+Production settings never read it.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -13,7 +15,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 APPS_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
 
 env = environ.Env()
-if env.bool("DJANGO_READ_DOT_ENV", default=True):
+# Never in production, whatever DJANGO_READ_DOT_ENV says: a checkout's development key
+# must not quietly become the production key when DJANGO_SECRET_KEY is missing.
+PRODUCTION = os.environ.get("DJANGO_SETTINGS_MODULE") == "config.settings.production"
+if not PRODUCTION and env.bool("DJANGO_READ_DOT_ENV", default=True):
     env.read_env(BASE_DIR / ".env")
 
 PROJECT_NAME = {{ cookiecutter.project_name | tojson }}

@@ -4,7 +4,8 @@ Refuses to start with a missing or development secret key, without ALLOWED_HOSTS
 {%- if cookiecutter.use_redis %}
 or without REDIS_URL,
 {%- endif %}
-and passes `manage.py check --deploy --fail-level WARNING`.
+and passes `manage.py check --deploy --fail-level WARNING`. Reads only the real
+environment: base.py reads no .env file under these settings.
 """
 
 from django.core.exceptions import ImproperlyConfigured

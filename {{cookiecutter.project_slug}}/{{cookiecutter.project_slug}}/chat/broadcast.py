@@ -13,15 +13,19 @@ reconnecting, misses the message.
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from .protocol import SERVER_USER, check_room_name, group_name
+from .protocol import SERVER_USER, check_room_name, group_name, text_problem
 
 
 def broadcast(room_name: str, message: str, *, user: str = SERVER_USER) -> None:
     """Send `message` to every member of `room_name` as a chat.message event.
 
-    ValueError, saying why, for a name no room can have.
+    ValueError, saying why, for a name no room can have or a text no client may send
+    (the rules of protocol.text_problem).
     """
     check_room_name(room_name)
+    problem = text_problem(message)
+    if problem:
+        raise ValueError(f"Invalid message: it {problem}")
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("CHANNEL_LAYERS is not configured")

@@ -24,6 +24,7 @@ from .protocol import (
     decode,
     encode,
     group_name,
+    text_problem,
 )
 from .ratelimit import TokenBucket
 
@@ -113,7 +114,16 @@ class ChatConsumer(SkipDatabaseCleanupMixin, AsyncWebsocketConsumer):
     async def handle_chat_message(self, payload: Payload) -> None:
         message = chat_text(payload, max_message_chars=settings.WS_MAX_MESSAGE_CHARS)
         event = {"type": "chat.message", "message": message, "user": self.user_name}
-        await self.channel_layer.group_send(self.group, event)
+        try:
+            await self.channel_layer.group_send(self.group, event)
+        except Exception:
+            # The layer could not encode or deliver this event (Redis away, say): the
+            # sender hears of it, no other member is touched, and it is not the client's
+            # fault, so it does not count as a bad message.
+            logger.exception("Could not send a chat message to %s", self.group)
+            await self.send_error(
+                ErrorCode.DELIVERY_FAILED, "The message could not be delivered; try again."
+            )
 
     async def handle_ping(self, payload: Payload) -> None:
         await self.send(text_data=encode({"type": "pong"}))
@@ -121,6 +131,12 @@ class ChatConsumer(SkipDatabaseCleanupMixin, AsyncWebsocketConsumer):
     # Channel-layer event handlers (group_send "type" with "." replaced by "_").
 
     async def chat_message(self, event: Payload) -> None:
+        problem = text_problem(event["message"])
+        if problem:
+            # Only server code can get here (the consumer checks what clients send): drop
+            # the event for this member instead of closing its socket on a bad frame.
+            logger.warning("Dropped a chat.message for %s: its text %s", self.group, problem)
+            return
         await self.send(
             text_data=encode(
                 {

@@ -15,6 +15,7 @@ Server to client::
 
 import json
 import re
+import unicodedata
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -49,6 +50,7 @@ class ErrorCode(StrEnum):
     INVALID_MESSAGE = "invalid_message"
     MESSAGE_TOO_LONG = "message_too_long"
     RATE_LIMITED = "rate_limited"
+    DELIVERY_FAILED = "delivery_failed"
 
 
 class ProtocolError(Exception):
@@ -86,13 +88,70 @@ def decode(text_data: str | None, *, max_message_chars: int) -> Payload:
 def chat_text(payload: Payload, *, max_message_chars: int) -> str:
     """The text of a chat.message frame; ProtocolError unless it is one a room may see."""
     message = payload.get("message")
-    if not isinstance(message, str) or not message.strip():
-        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "'message' must be a non-empty string.")
+    if not isinstance(message, str):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "'message' must be a string.")
     if len(message) > max_message_chars:
         raise ProtocolError(
             ErrorCode.MESSAGE_TOO_LONG, f"'message' is longer than {max_message_chars} characters."
         )
+    problem = text_problem(message)
+    if problem:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, f"'message' {problem}.")
     return message
+
+
+# Characters a message may hold although Unicode calls them control characters.
+ALLOWED_CONTROLS = frozenset("\n\t")
+# General categories of characters someone can see. Spaces, separators, format characters
+# (zero-width spaces and joiners, bidi controls) and marks with nothing to mark alone make
+# a message that looks empty.
+VISIBLE_CATEGORIES = frozenset(
+    {
+        *("Lu", "Ll", "Lt", "Lm", "Lo"),  # letters
+        *("Nd", "Nl", "No"),  # numbers
+        *("Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po"),  # punctuation
+        *("Sm", "Sc", "Sk", "So"),  # symbols, emoji among them
+        "Co",  # private use
+    }
+)
+# Bidirectional controls that open a context, by the character that must close it.
+BIDI_OPENERS = {
+    "\u202a": "\u202c",  # LEFT-TO-RIGHT EMBEDDING ... POP DIRECTIONAL FORMATTING
+    "\u202b": "\u202c",  # RIGHT-TO-LEFT EMBEDDING
+    "\u202d": "\u202c",  # LEFT-TO-RIGHT OVERRIDE
+    "\u202e": "\u202c",  # RIGHT-TO-LEFT OVERRIDE
+    "\u2066": "\u2069",  # LEFT-TO-RIGHT ISOLATE ... POP DIRECTIONAL ISOLATE
+    "\u2067": "\u2069",  # RIGHT-TO-LEFT ISOLATE
+    "\u2068": "\u2069",  # FIRST STRONG ISOLATE
+}
+BIDI_CLOSERS = frozenset(BIDI_OPENERS.values())
+
+
+def text_problem(text: str) -> str | None:
+    """What makes `text` unfit to show to a room, or None: it must be valid Unicode (no
+    lone surrogates), hold no control character but newline and tab, show at least one
+    visible character, and close every bidirectional embedding, override or isolate it
+    opens, in order, so it cannot reverse what is displayed after it.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode (no lone surrogates)"
+    if any(unicodedata.category(c) == "Cc" and c not in ALLOWED_CONTROLS for c in text):
+        return "must not hold control characters (newline and tab are allowed)"
+    if not any(unicodedata.category(c) in VISIBLE_CATEGORIES for c in text):
+        return "must hold at least one visible character"
+    open_contexts: list[str] = []
+    for character in text:
+        if character in BIDI_OPENERS:
+            open_contexts.append(BIDI_OPENERS[character])
+        elif character in BIDI_CLOSERS:
+            expected = open_contexts.pop() if open_contexts else None
+            if character != expected:
+                return "closes a bidirectional context it did not open"
+    if open_contexts:
+        return "leaves a bidirectional embedding, override or isolate open"
+    return None
 
 
 def encode(payload: Payload) -> str:

@@ -16,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, room: str, message: str, **options: Any) -> None:
         try:
             broadcast(room, message)
-        except ValueError as error:  # broadcast() says what a room name looks like
+        except ValueError as error:  # broadcast() says what is wrong with the room or text
             raise CommandError(str(error)) from None
         if isinstance(get_channel_layer(), InMemoryChannelLayer):
             self.stderr.write(

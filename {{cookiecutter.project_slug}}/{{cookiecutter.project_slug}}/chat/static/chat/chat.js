@@ -29,16 +29,21 @@
     status.textContent = text;
   }
 
+  // Each piece of text from others in an isolated bidi context (dir="auto"): whatever
+  // direction it takes cannot reorder the name beside it or the lines around it.
+  function isolated(text, className) {
+    const span = document.createElement("span");
+    span.dir = "auto";
+    if (className) span.className = className;
+    span.textContent = text;
+    return span;
+  }
+
   function append(author, text, className) {
     const item = document.createElement("li");
     if (className) item.className = className;
-    if (author) {
-      const name = document.createElement("span");
-      name.className = "author";
-      name.textContent = author;
-      item.append(name);
-    }
-    item.append(document.createTextNode(text));
+    if (author) item.append(isolated(author, "author"));
+    item.append(isolated(text, "text"));
     log.append(item);
     log.scrollTop = log.scrollHeight;
   }
