@@ -1,11 +1,16 @@
-"""Settings as a deployment meets them: production reads the real environment only."""
+"""Settings as a deployment meets them: production reads the real environment only, and
+compares websocket Origins by scheme, host and port.
+"""
 
+import asyncio
 import subprocess
 
 import pytest
 
+from harness.client import connect, drain, refused_status
 from harness.commands import clean_env
 from harness.served import Served
+from harness.servers import Uvicorn
 
 pytestmark = pytest.mark.e2e
 
@@ -60,3 +65,63 @@ def test_local_settings_do_read_the_dot_env(served):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == key
+
+
+def test_production_refuses_a_wildcard_allowed_host(served):
+    result = manage(
+        served,
+        "check",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY=served.env["DJANGO_SECRET_KEY"],
+        DJANGO_ALLOWED_HOSTS="*",
+        REDIS_URL=served.env["REDIS_URL"],
+    )
+
+    assert result.returncode != 0
+    assert "'*' accepts any Host header" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def production_server(served):
+    """The production command under production settings (plain HTTP allowed for the test)."""
+    server = served.new_server(
+        Uvicorn,
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_CSRF_TRUSTED_ORIGINS="https://127.0.0.1:8443",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+    )
+    with server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        pytest.param("https://127.0.0.1", id="site-over-https"),
+        pytest.param("https://127.0.0.1:8443", id="trusted-origin"),
+    ],
+)
+def test_production_accepts_the_sites_https_origin_and_trusted_origins(production_server, origin):
+    async def scenario():
+        socket = await connect(production_server, "/ws/chat/lobby/", {"Origin": origin})
+        # Accepted at the handshake; then closed 4401, as no one is logged in.
+        assert await drain(socket, limit=1) == ([], 4401)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        pytest.param("http://127.0.0.1", id="site-over-http"),
+        pytest.param("http://127.0.0.1:8080", id="another-port-over-http"),
+        pytest.param("https://127.0.0.1:9443", id="another-https-port"),
+        pytest.param("null", id="null"),
+    ],
+)
+def test_production_refuses_other_schemes_and_ports(production_server, origin):
+    path = "/ws/chat/lobby/"
+
+    assert asyncio.run(refused_status(production_server, path, {"Origin": origin})) == 403
+    assert f"origin {origin!r} is not an https:// origin" in production_server.log()

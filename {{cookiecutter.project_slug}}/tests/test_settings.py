@@ -107,3 +107,28 @@ def test_local_settings_read_dot_env(monkeypatch):
     reads = dot_env_reads("local", {"DJANGO_READ_DOT_ENV": "1"}, monkeypatch)
 
     assert reads == [PROJECT_DIR / ".env"]
+
+
+def test_production_websocket_origins_are_the_sites_https_pages_and_trusted_origins(
+    monkeypatch,
+):
+    env = {
+        **PRODUCTION_ENV,
+        "DJANGO_ALLOWED_HOSTS": "chat.example.com,.example.org",
+        "DJANGO_CSRF_TRUSTED_ORIGINS": "https://ops.example.com:8443",
+    }
+    production = load_settings("production", env, monkeypatch)
+
+    assert production.WEBSOCKET_ALLOWED_ORIGINS == [
+        "https://chat.example.com",
+        "https://.example.org",
+        "https://ops.example.com:8443",
+    ]
+
+
+@pytest.mark.parametrize("hosts", ["*", "chat.example.com,*"])
+def test_production_refuses_a_wildcard_allowed_host(monkeypatch, hosts):
+    env = {**PRODUCTION_ENV, "DJANGO_ALLOWED_HOSTS": hosts}
+
+    with pytest.raises(ImproperlyConfigured, match="'\\*' accepts any Host header"):
+        load_settings("production", env, monkeypatch)

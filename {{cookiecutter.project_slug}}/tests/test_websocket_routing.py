@@ -3,6 +3,10 @@
 import logging
 
 import pytest
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.testing import WebsocketCommunicator
+
+from {{ cookiecutter.project_slug }}.core.websocket import AllowedHostsOriginValidator
 
 from .support import ORIGIN
 
@@ -44,3 +48,41 @@ async def test_unknown_path_is_refused_not_crashed(connect, caplog):
     assert not connected
     assert f"Refused websocket to unknown path {UNKNOWN_PATH}" in caplog.text
     assert "ALLOWED_HOSTS" not in caplog.text
+
+
+class Accept(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        await self.accept()
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [
+        pytest.param("https://chat.example.com", True, id="site-over-https"),
+        pytest.param("https://chat.example.com:443", True, id="site-default-port-spelled"),
+        pytest.param("https://CHAT.example.com", True, id="host-in-capitals"),
+        pytest.param("https://ops.example.com:8443", True, id="trusted-origin"),
+        pytest.param("http://chat.example.com", False, id="site-over-http"),
+        pytest.param("https://chat.example.com:8443", False, id="site-other-port"),
+        pytest.param("https://ops.example.com", False, id="trusted-host-other-port"),
+        pytest.param("wss://chat.example.com", False, id="other-scheme"),
+        pytest.param("https://chat.example.com.evil.example", False, id="look-alike"),
+        pytest.param("null", False, id="null"),
+    ],
+)
+async def test_production_origins_match_scheme_host_and_port(settings, caplog, origin, accepted):
+    """With WEBSOCKET_ALLOWED_ORIGINS (production settings), an Origin is compared whole."""
+    settings.ALLOWED_HOSTS = ["chat.example.com"]
+    settings.WEBSOCKET_ALLOWED_ORIGINS = [
+        "https://chat.example.com",
+        "https://ops.example.com:8443",
+    ]
+    application = AllowedHostsOriginValidator(Accept.as_asgi())  # reads the settings once
+    communicator = WebsocketCommunicator(application, "/ws/x/", [(b"origin", origin.encode())])
+
+    with caplog.at_level(logging.WARNING):
+        connected, _ = await communicator.connect()
+    await communicator.disconnect()
+
+    assert connected == accepted
+    assert ("is not an https:// origin of ALLOWED_HOSTS" in caplog.text) == (not accepted)

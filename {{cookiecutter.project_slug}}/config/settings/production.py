@@ -1,6 +1,7 @@
 """Settings for production: DJANGO_SETTINGS_MODULE=config.settings.production.
 
-Refuses to start with a missing or development secret key, without ALLOWED_HOSTS,
+Refuses to start with a missing or development secret key, without ALLOWED_HOSTS or with
+"*" in them,
 {%- if cookiecutter.use_redis %}
 or without REDIS_URL,
 {%- endif %}
@@ -36,7 +37,15 @@ SECRET_KEY = _require_secret_key(env.str("DJANGO_SECRET_KEY", default=""))
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the host names this site serves.")
+if "*" in ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "DJANGO_ALLOWED_HOSTS must name this site's hosts: '*' accepts any Host header and "
+        "any websocket Origin."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Websocket Origins, compared by scheme, host and port (core/websocket.py): this site's
+# own pages over HTTPS on the default port, and each trusted origin exactly.
+WEBSOCKET_ALLOWED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS] + CSRF_TRUSTED_ORIGINS
 {%- if cookiecutter.use_redis %}
 
 redis_layer = channel_layer_from_env(env)

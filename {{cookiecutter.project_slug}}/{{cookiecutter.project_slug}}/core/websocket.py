@@ -21,6 +21,10 @@ _handshake_path: ContextVar[str] = ContextVar("handshake_path", default="?")
 class LoggingOriginValidator(OriginValidator):
     """Channels' OriginValidator, which refuses silently; this one says why (channels#2062)."""
 
+    def __init__(self, application: Any, allowed_origins: list[str], rule: str) -> None:
+        super().__init__(application, allowed_origins)
+        self.rule = rule
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         _handshake_path.set(scope.get("path", "?"))
         return await super().__call__(scope, receive, send)
@@ -30,22 +34,31 @@ class LoggingOriginValidator(OriginValidator):
         if not valid:
             origin = parsed_origin.geturl() if parsed_origin else None
             logger.warning(
-                "Refused websocket to %s: origin %r is not in ALLOWED_HOSTS",
+                "Refused websocket to %s: origin %r is not %s",
                 _handshake_path.get(),
                 origin,
+                self.rule,
             )
         return valid
 
 
 def AllowedHostsOriginValidator(application: Any) -> LoggingOriginValidator:  # noqa: N802
-    """Like channels.security.websocket.AllowedHostsOriginValidator, with a log line per refusal.
+    """Like channels.security.websocket.AllowedHostsOriginValidator, with a log line per
+    refusal, and exact origins where the settings give them.
 
-    A missing or "null" Origin is refused too. ALLOWED_HOSTS is read once, here.
+    With WEBSOCKET_ALLOWED_ORIGINS (production.py), an Origin must match one of them by
+    scheme, host and port: `https://<an allowed host>` or a trusted origin. Without it
+    (local development), by host only, as Channels does. A missing or "null" Origin is
+    refused either way. The settings are read once, here.
     """
+    origins = getattr(settings, "WEBSOCKET_ALLOWED_ORIGINS", None)
+    if origins is not None:
+        rule = "an https:// origin of ALLOWED_HOSTS or in CSRF_TRUSTED_ORIGINS"
+        return LoggingOriginValidator(application, origins, rule)
     allowed_hosts = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed_hosts:
         allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
-    return LoggingOriginValidator(application, allowed_hosts)
+    return LoggingOriginValidator(application, allowed_hosts, "in ALLOWED_HOSTS")
 
 
 class RefuseUnknownPathConsumer(AsyncWebsocketConsumer):
