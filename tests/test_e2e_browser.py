@@ -47,10 +47,19 @@ def browser():
 
 @pytest.fixture
 def context(browser):
+    """A browser context; its pages must see no Content-Security-Policy violation."""
     context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
+    violations: list[str] = []
+
+    def watch(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(message.text)
+
+    context.on("console", watch)
     yield context
     context.close()
+    assert violations == []
 
 
 def open_room(context, served, server, room: str, *, log_in: bool = False) -> Page:

@@ -51,6 +51,14 @@ def test_pages_are_served(server, served):
     assert http_get(f"{server.base_url}/static/css/site.css")[0] == 200
 
 
+def test_pages_carry_a_content_security_policy_without_inline_script(server):
+    for path in ["/", "/accounts/login/", "/chat/lobby/", "/health/"]:
+        _, headers, _ = http_get(f"{server.base_url}{path}")
+        policy = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy, path
+        assert "unsafe-inline" not in policy, path
+
+
 def test_server_log_holds_no_traceback(server, served):
     """Runs last in this module: nothing above may have crashed the application."""
     assert served.tracebacks() == []

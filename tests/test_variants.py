@@ -119,7 +119,8 @@ def test_dependencies_are_exactly_what_the_variant_uses(project, variant):
     assert ('"channels-redis>=' in pyproject) == variant["use_redis"]
     assert ('"psycopg[binary]>=' in pyproject) == (variant["database"] == "postgresql")
     production_server = ('"uvicorn>=', '"uvloop>=', '"httptools>=', '"websockets>=')
-    for required in ('"django>=5.2', '"channels>=4.3.2"', '"daphne>=4.2.3"', *production_server):
+    everywhere = ('"django>=5.2', '"channels>=4.3.2"', '"daphne>=4.2.3"', '"django-csp>=4.0"')
+    for required in (*everywhere, *production_server):
         assert required in pyproject
 
 

@@ -19,3 +19,14 @@ def test_unknown_page_is_not_found(page_client):
 
 def test_stylesheet_is_a_static_file():
     assert finders.find("css/site.css")
+
+
+def test_every_page_carries_a_content_security_policy_without_inline_script(page_client):
+    for path in ["/", "/health/", "/no-such-page/"]:
+        policy = page_client.get(path)["Content-Security-Policy"]
+        directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+
+        assert directives["script-src"] == "'self'", path
+        assert "unsafe-inline" not in policy, path
+        assert directives["frame-ancestors"] == "'none'", path
+        assert directives["object-src"] == "'none'", path
