@@ -69,10 +69,6 @@ class Baked:
     answers: Answers
     python: Path
 
-    @property
-    def id(self) -> str:
-        return variant_id(self.answers)
-
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 600):
         """Run a command in the project, its virtual environment first on PATH."""
         path = f"{self.python.parent}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -20,9 +20,7 @@ class Endpoint(Protocol):
     def ws_url(self) -> str: ...
 
 
-def http_get(
-    url: str, *, timeout: float = 5, headers: dict[str, str] | None = None
-) -> tuple[int, Message, bytes]:
+def http_get(url: str, *, timeout: float = 5) -> tuple[int, Message, bytes]:
     """GET without following redirects; returns status, headers (names in any case: uvicorn
     sends them in lower case) and body.
     """
@@ -32,9 +30,8 @@ def http_get(
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
-    request = urllib.request.Request(url, headers=headers or {})
     try:
-        with opener.open(request, timeout=timeout) as response:
+        with opener.open(url, timeout=timeout) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()

@@ -99,3 +99,23 @@ def test_two_pages_chat_and_reconnect_after_a_server_restart(context, served, se
     say(second, "back after the restart")
     expect(first.locator("#chat-log")).to_contain_text("back after the restart")
     assert served.tracebacks() == []
+
+
+@pytest.mark.parametrize("e2e_name", ["defaults"], indirect=True, scope="module")
+def test_a_page_whose_session_is_gone_is_sent_to_log_in(context, served, server):
+    """The script acts on the close code and login page that chat-config hands it: a
+    socket closed with 4401 (no session any more) takes the page to the login form.
+    """
+    room = f"browser-{uuid.uuid4().hex[:8]}"
+    page = open_room(context, served, server, room, log_in=True)
+
+    context.clear_cookies()
+    server.stop()
+    expect(page.locator("#chat-status")).to_have_attribute("data-state", "waiting")
+    server.start()
+
+    page.wait_for_url(
+        lambda url: "/accounts/login/?next=" in url and room in url,
+        timeout=RECONNECT_TIMEOUT_MS,
+    )
+    assert served.tracebacks() == []

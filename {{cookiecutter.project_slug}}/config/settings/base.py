@@ -18,8 +18,8 @@ APPS_DIR = BASE_DIR / "{{ cookiecutter.project_slug }}"
 env = environ.Env()
 # Never in production, whatever DJANGO_READ_DOT_ENV says: a checkout's development key
 # must not quietly become the production key when DJANGO_SECRET_KEY is missing.
-PRODUCTION = os.environ.get("DJANGO_SETTINGS_MODULE") == "config.settings.production"
-if not PRODUCTION and env.bool("DJANGO_READ_DOT_ENV", default=True):
+production = os.environ.get("DJANGO_SETTINGS_MODULE") == "config.settings.production"
+if not production and env.bool("DJANGO_READ_DOT_ENV", default=True):
     env.read_env(BASE_DIR / ".env")
 
 PROJECT_NAME = {{ cookiecutter.project_name | tojson }}

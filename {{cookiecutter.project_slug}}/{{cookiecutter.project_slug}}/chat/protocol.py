@@ -127,15 +127,24 @@ BIDI_OPENERS = {
 BIDI_CLOSERS = frozenset(BIDI_OPENERS.values())
 
 
+def is_unicode(text: str) -> bool:
+    """Whether `text` can be sent at all: a lone surrogate (valid in JSON's escapes) has
+    no UTF-8 form, and a server would fail on it while sending a frame.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def text_problem(text: str) -> str | None:
     """What makes `text` unfit to show to a room, or None: it must be valid Unicode (no
     lone surrogates), hold no control character but newline and tab, show at least one
     visible character, and close every bidirectional embedding, override or isolate it
     opens, in order, so it cannot reverse what is displayed after it.
     """
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if not is_unicode(text):
         return "must be valid Unicode (no lone surrogates)"
     if any(unicodedata.category(c) == "Cc" and c not in ALLOWED_CONTROLS for c in text):
         return "must not hold control characters (newline and tab are allowed)"
