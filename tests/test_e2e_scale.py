@@ -126,6 +126,8 @@ def test_redis_outage_turns_health_503_and_recovery_needs_no_restart(served, hea
         assert health(first.base_url)[0] == 200
 
         own_redis.stop()
+        # A result is reused for HEALTH_CACHE_SECONDS (1 s), a check lasts at most 3 s.
+        wait_until(lambda: health(first.base_url)[0] == 503, timeout=6, what="health 503")
         status, body = health(first.base_url)
         assert status == 503
         assert body["checks"]["channel_layer"].startswith("failed")

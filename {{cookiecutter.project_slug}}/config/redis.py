@@ -14,27 +14,48 @@ Two redis-py 8 defaults break the core layer unless overridden (channels_redis#4
 
 * a 5 s socket timeout, the same time ``RedisChannelLayer.receive`` blocks on BRPOP:
   every idle consumer's read times out and its websocket is closed with 1011;
-* an async pool of 100 connections that raises instead of waiting: when hundreds of
-  clients leave at once, ``group_discard`` fails with "Too many connections" and the
-  members stay in the group until ``group_expiry``.
+* an async pool that raises instead of waiting once it holds ``max_connections``: when
+  hundreds of clients leave at once, ``group_discard`` fails with "Too many connections"
+  and the members stay in the group until ``group_expiry``. Raising the ceiling instead
+  lets a burst (a flood of health checks, of handshakes) open a Redis connection per
+  request until Redis refuses every process its clients. ``BoundedRedisChannelLayer``
+  gives the core layer a blocking pool: at most MAX_CONNECTIONS per process, and a burst
+  waits its turn. The pub/sub layer needs no such thing: it sends one command at a time
+  per Redis host and keeps a single subscriber connection.
 """
 
 from typing import Any, Literal
 
 import environ
 from channels_redis.core import RedisChannelLayer
+from channels_redis.utils import create_pool
 from django.core.exceptions import ImproperlyConfigured
+from redis.asyncio import BlockingConnectionPool, ConnectionPool
 
 # Longer than the BRPOP block, so an idle read is never mistaken for a dead server.
 SOCKET_TIMEOUT_SECONDS = RedisChannelLayer.brpop_timeout + 10
-# Per server process; Redis itself accepts 10,000 clients by default.
-MAX_CONNECTIONS = 2000
+# Per server process (Redis accepts 10,000 clients by default: room for 100 processes).
+MAX_CONNECTIONS = 100
+# How long a command waits for a free pooled connection before it fails.
+POOL_TIMEOUT_SECONDS = 10.0
 
 LayerKind = Literal["core", "pubsub"]
 BACKENDS: dict[str, str] = {
-    "core": "channels_redis.core.RedisChannelLayer",
+    "core": "config.redis.BoundedRedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
+
+
+class BoundedRedisChannelLayer(RedisChannelLayer):
+    """channels-redis' core layer with a blocking connection pool per Redis host."""
+
+    def create_pool(self, index: int) -> ConnectionPool:
+        host = dict(self.hosts[index])
+        if "address" not in host:
+            return create_pool(host)
+        return BlockingConnectionPool.from_url(
+            host.pop("address"), timeout=POOL_TIMEOUT_SECONDS, **host
+        )
 
 
 def channel_layer_from_env(env: environ.Env) -> dict[str, Any] | None:

@@ -7,11 +7,12 @@ from django.urls import include, path
 from django.urls import path
 {%- endif %}
 
+from {{ cookiecutter.project_slug }}.core import health
 from {{ cookiecutter.project_slug }}.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
-    path("health/", core_views.health, name="health"),
+    path("health/", health.health, name="health"),
 {%- if cookiecutter.use_auth %}
     path("accounts/", include("django.contrib.auth.urls")),
 {%- endif %}

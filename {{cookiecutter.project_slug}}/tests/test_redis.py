@@ -9,10 +9,11 @@ from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.core.exceptions import ImproperlyConfigured
+from redis.asyncio import Redis
 
-from {{ cookiecutter.project_slug }}.core.views import check_channel_layer
+from {{ cookiecutter.project_slug }}.core.health import check_channel_layer
 
-from config.redis import BACKENDS, redis_channel_layer
+from config.redis import BACKENDS, BoundedRedisChannelLayer, redis_channel_layer
 
 from .support import load_settings, require_service
 
@@ -80,7 +81,7 @@ async def test_group_send_reaches_every_member(layer):
 
 @pytest.mark.parametrize("kind", ["core"])  # pub/sub keeps its groups in the process
 async def test_hundreds_leaving_at_once_leave_no_stale_members(layer, redis_url):
-    """redis-py 8's default pool (100, raising) made group_discard fail here."""
+    """redis-py 8's default pool (raising at its ceiling) made group_discard fail here."""
     name = group()
     members = [f"{name}.member{i}" for i in range(300)]
     await asyncio.gather(*(layer.group_add(name, member) for member in members))
@@ -96,7 +97,37 @@ def test_configuration_outlasts_the_blocking_receive():
     host = redis_channel_layer("redis://127.0.0.1:6379/0")["CONFIG"]["hosts"][0]
 
     assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout
-    assert host["max_connections"] > 1000
+
+
+async def test_a_burst_waits_for_the_pool_instead_of_opening_connections(redis_url):
+    """The core layer's pool blocks at its ceiling: 500 concurrent commands, at most 5
+    connections to Redis (counted by Redis itself), none of them failing.
+    """
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    config = redis_channel_layer(redis_url, "core")["CONFIG"]
+    config["hosts"][0] |= {"max_connections": 5, "client_name": name}
+    layer = BoundedRedisChannelLayer(**config)
+    observer = Redis.from_url(redis_url)
+    room = group()
+    members = [f"{room}.member{i}" for i in range(500)]
+    seen: list[int] = []
+
+    async def count_connections() -> None:
+        while True:
+            clients = await observer.client_list()
+            seen.append(sum(client["name"] == name for client in clients))
+            await asyncio.sleep(0.005)
+
+    counting = asyncio.ensure_future(count_connections())
+    try:
+        await asyncio.gather(*(layer.group_add(room, member) for member in members))
+        await asyncio.gather(*(layer.group_discard(room, member) for member in members))
+    finally:
+        counting.cancel()
+        await layer.close_pools()
+        await observer.aclose()
+
+    assert 0 < max(seen) <= 5
 
 
 async def test_idle_receive_outlasts_redis_clients_default_timeout(layer):
@@ -162,7 +193,7 @@ def test_settings_use_redis_when_redis_url_is_set(monkeypatch):
     local = load_settings("local", {"REDIS_URL": "redis://cache.internal:6379/1"}, monkeypatch)
 
     layer = local.CHANNEL_LAYERS["default"]
-    assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert layer["BACKEND"] == "config.redis.BoundedRedisChannelLayer"
     assert layer["CONFIG"]["hosts"][0]["address"] == "redis://cache.internal:6379/1"
 
 

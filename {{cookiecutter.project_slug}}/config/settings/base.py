@@ -40,6 +40,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /health/ answers probes by IP and over plain HTTP (core/health.py).
+    "{{ cookiecutter.project_slug }}.core.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -92,6 +94,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # production.py choose the project's layer.
 IN_MEMORY_CHANNEL_LAYER = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 CHANNEL_LAYERS = {"default": IN_MEMORY_CHANNEL_LAYER}
+
+# GET /health/ runs one check at a time per process and reuses its result this long.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=1.0)
 
 # Password validation
 

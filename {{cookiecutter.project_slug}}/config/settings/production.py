@@ -60,8 +60,7 @@ CHANNEL_LAYERS = {"default": redis_layer}
 # HTTPS, behind a load balancer or proxy that terminates TLS and sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-# Load balancers probe health over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+# /health/ answers before this redirect: load balancers probe over plain HTTP.
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 # Start low and raise to a year (31536000) once HTTPS is known to work everywhere.

@@ -15,6 +15,9 @@ CHANNEL_LAYERS = {"default": IN_MEMORY_CHANNEL_LAYER}
 DATABASE_URL = env.str("DATABASE_URL", default="") or "sqlite://:memory:"
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 
+# Every health request runs the checks: tests change what they check between requests.
+HEALTH_CACHE_SECONDS = 0
+
 # Fast hashing: the tests create users, they do not need to resist brute force.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
