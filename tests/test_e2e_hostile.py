@@ -3,19 +3,23 @@ requests. Each test starts its own servers (and Redis, where it counts connectio
 """
 
 import asyncio
+import contextlib
 import time
 import uuid
 
 import pytest
 import redis
+import websockets
 
-from harness.client import connect, receive_json, send_json, ws_headers
+from harness.client import connect, drain, health, receive_json, send_json, ws_headers
 from harness.served import login
-from harness.servers import Daphne, RedisServer, Uvicorn
+from harness.servers import Daphne, RedisServer, Uvicorn, wait_until
 
 pytestmark = pytest.mark.e2e
 
 FLOOD = 1000
+KIB = 1024
+MIB = 1024 * KIB
 
 
 @pytest.fixture(scope="module", params=["defaults"])
@@ -105,4 +109,122 @@ def test_a_health_flood_never_fails_and_costs_redis_a_bounded_number_of_connecti
         f"flood of {FLOOD}: peak {peak} Redis connections, {len(trips)} chat round trips, "
         f"slowest {max(trips) * 1000:.0f} ms"
     )
+    assert served.tracebacks() == []
+
+
+async def answer_to(port: int, *parts: bytes, pause: float = 0, wait: float = 15) -> bytes:
+    """Send `parts` while reading; what the server sent before closing (or `wait` passed)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answer = bytearray()
+
+    async def read() -> None:
+        with contextlib.suppress(ConnectionError):
+            while chunk := await reader.read(65536):
+                answer.extend(chunk)
+
+    reading = asyncio.ensure_future(read())
+    try:
+        for part in parts:
+            if reading.done():
+                break
+            writer.write(part)
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            await asyncio.sleep(pause)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reading), timeout=wait)
+    finally:
+        reading.cancel()
+        writer.close()
+    return bytes(answer)
+
+
+def head(*headers: bytes, path: bytes = b"/health/") -> bytes:
+    return b"\r\n".join([b"GET " + path + b" HTTP/1.1", b"Host: 127.0.0.1", *headers, b"", b""])
+
+
+def status_of(answer: bytes) -> int | None:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else None
+
+
+def test_the_production_command_refuses_64_kib_of_headers(server):
+    padding = [b"X-Pad-%d: %s" % (i, b"a" * 1000) for i in range(64)]
+
+    assert status_of(asyncio.run(answer_to(server.port, head(*padding)))) == 431
+    assert health(server.base_url)[0] == 200
+
+
+def test_unfinished_headers_are_refused_not_buffered(server):
+    """Ten connections each sending 32 MiB of one header that never ends: before, the
+    process grew by 417 MiB; now each is refused after 32 KiB.
+    """
+    before = server.rss_kib()
+    refusals = server.log().count("431 Request Header Fields Too Large")
+
+    async def flood() -> list[int | None]:
+        start = head()[:-2] + b"X-Big: "
+        parts = [start] + [b"a" * MIB] * 32
+        answers = await asyncio.gather(*(answer_to(server.port, *parts) for _ in range(10)))
+        return [status_of(answer) for answer in answers]
+
+    statuses = asyncio.run(flood())
+    growth_mib = (server.rss_kib() - before) / 1024
+    print(f"10 unfinished 32 MiB headers: {statuses}, server grew by {growth_mib:.1f} MiB")
+
+    # The server closes with the client still writing: its 431 is often lost to the TCP
+    # reset that unread data causes, so the server's log is the witness.
+    assert set(statuses) <= {431, None}
+    wait_until(
+        lambda: server.log().count("431 Request Header Fields Too Large") - refusals == 10,
+        timeout=5,
+        what="ten refusals in the log",
+    )
+    assert growth_mib < 16
+    assert health(server.base_url)[0] == 200
+
+
+def test_a_websocket_handshake_with_an_8_kib_header_line_is_answered_at_once(server):
+    handshake = head(
+        b"Upgrade: websocket",
+        b"Connection: Upgrade",
+        b"Sec-WebSocket-Version: 13",
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        b"Origin: " + server.base_url.encode(),
+        b"X-Big: " + b"a" * 8300,
+        path=b"/ws/chat/lobby/",
+    )
+    started = time.monotonic()
+
+    answer = asyncio.run(answer_to(server.port, handshake))
+
+    assert status_of(answer) == 431
+    assert time.monotonic() - started < 2
+
+
+def test_a_slow_head_is_dropped_in_seconds(server):
+    """A head sent a header a second (slowloris) gets 408 after 10 s, not a held socket."""
+    trickle = [b"GET /health/ HTTP/1.1\r\n"] + [b"X-%d: a\r\n" % i for i in range(30)]
+    started = time.monotonic()
+
+    answer = asyncio.run(answer_to(server.port, *trickle, pause=1, wait=2))
+
+    assert status_of(answer) == 408
+    assert time.monotonic() - started < 13
+
+
+def test_a_websocket_message_over_64_kib_closes_that_socket_only(served, server, headers):
+    async def scenario():
+        path = f"/ws/chat/big-{uuid.uuid4().hex[:8]}/"
+        async with await connect(server, path, headers) as bystander:
+            big = await websockets.connect(
+                f"{server.ws_url}{path}", additional_headers=headers, max_size=None
+            )
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await big.send("x" * (64 * KIB + 1))
+            _, code = await drain(big, limit=1, timeout=5)
+            assert code == 1009  # message too big
+            await send_json(bystander, {"type": "ping"})
+            assert await receive_json(bystander) == {"type": "pong"}
+
+    asyncio.run(scenario())
     assert served.tracebacks() == []
