@@ -51,9 +51,19 @@ def ws_headers(server: Endpoint, cookie: str | None = None, origin: str | None =
     return headers
 
 
-async def connect(server: Endpoint, path: str, headers: dict[str, str]):
+async def connect(
+    server: Endpoint, path: str, headers: dict[str, str], *, source: str | None = None
+):
+    """Open a websocket; from the loopback address `source` (e.g. 127.0.0.2) if given,
+    which a server tells apart from 127.0.0.1 as another client.
+    """
+    extra = {"local_addr": (source, 0)} if source else {}
     return await websockets.connect(
-        f"{server.ws_url}{path}", additional_headers=headers, open_timeout=10, close_timeout=2
+        f"{server.ws_url}{path}",
+        additional_headers=headers,
+        open_timeout=10,
+        close_timeout=2,
+        **extra,
     )
 
 

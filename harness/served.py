@@ -17,6 +17,7 @@ from harness.servers import SERVER_KINDS, AsgiServer, Daphne
 from harness.services import REDIS_URL, create_postgres_database
 
 USERNAME = "alice"
+OTHER_USERNAME = "bob"  # a second account, for limits that are per user
 PASSWORD = "e2e-Correct-Horse-42"
 SECRET_KEY = "e2e-" + "k" * 30 + "Zx8-_Qw7Er6Ty5Ui4Op3As2Df1Gh0JkL"
 # What an unhandled exception leaves in a server's log.
@@ -100,18 +101,25 @@ def server_env(python: Path, **extra: str) -> dict[str, str]:
         DJANGO_READ_DOT_ENV="0",
         DJANGO_SECRET_KEY=SECRET_KEY,
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        # Every test speaks as one user from one address, hundreds of sockets at a time:
+        # the per-user limits are tested on servers started with them (new_server()).
+        WS_MAX_CONNECTIONS_PER_USER="0",
+        WS_RATE_PER_SECOND="1000",
+        WS_RATE_BURST="1000",
         **extra,
     )
 
 
 def prepare_database(path: Path, python: Path, env: dict[str, str]) -> None:
-    """Migrate, collect static files and create the user that login() logs in as."""
+    """Migrate, collect static files and create the users that login() logs in as."""
     manage = [str(python), "manage.py"]
     run([*manage, "migrate", "--noinput", "-v", "0"], cwd=path, env=env)
     run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=path, env=env)
     superuser = {**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
-    create = ["createsuperuser", "--noinput", "--username", USERNAME, "--email", "a@example.com"]
-    run([*manage, *create], cwd=path, env=superuser)
+    for username in (USERNAME, OTHER_USERNAME):
+        email = f"{username}@example.com"
+        create = ["createsuperuser", "--noinput", "--username", username, "--email", email]
+        run([*manage, *create], cwd=path, env=superuser)
 
 
 class LoginFailed(HarnessError):

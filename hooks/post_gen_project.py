@@ -35,6 +35,7 @@ OWNED_PATHS: dict[tuple[str, object], list[str]] = {
         "docs/chat.md",
         "tests/test_chat.py",
         "tests/test_protocol.py",
+        "tests/test_ratelimit.py",
         "tests/test_chat_auth.py",
         "tests/test_chat_guests.py",
         "tests/test_chat_page.py",

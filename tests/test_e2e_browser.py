@@ -119,3 +119,22 @@ def test_a_page_whose_session_is_gone_is_sent_to_log_in(context, served, server)
         timeout=RECONNECT_TIMEOUT_MS,
     )
     assert served.tracebacks() == []
+
+
+def test_a_page_refused_with_4429_backs_off(context, served):
+    """One socket per user allowed: a second page is closed with 4429 and waits seconds
+    before each new try (it used to retry within half a second, for ever).
+    """
+    with served.new_server(WS_MAX_CONNECTIONS_PER_USER="1") as limited:
+        room = f"browser-{uuid.uuid4().hex[:8]}"
+        open_room(context, served, limited, room, log_in=served.auth)
+        refusal = f"Closing websocket /ws/chat/{room}/ with 4429"
+
+        second = context.new_page()
+        second.goto(f"{limited.base_url}/chat/{room}/")
+        expect(second.locator("#chat-status")).to_contain_text("Too many")
+        second.wait_for_timeout(6_000)
+
+        # First refusal at once, the next after 2.5 to 5 s, the third 5 to 10 s later.
+        assert 1 <= limited.log().count(refusal) <= 2
+        assert served.tracebacks() == []

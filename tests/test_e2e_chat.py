@@ -5,12 +5,22 @@ uvicorn (E2E_SERVERS).
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 
 import pytest
 import websockets
 
-from harness.client import connect, drain, health, receive_json, refused_status, send_json
+from harness.client import (
+    connect,
+    drain,
+    health,
+    receive_json,
+    refused_status,
+    send_json,
+    ws_headers,
+)
+from harness.served import OTHER_USERNAME, USERNAME, login
 from harness.servers import Uvicorn
 from harness.variants import CHAT_VARIANTS
 
@@ -132,17 +142,48 @@ def test_repeated_bad_input_is_closed_with_4400(server, served, headers):
     asyncio.run(scenario())
 
 
-def test_flood_is_closed_with_4429_and_others_are_unaffected(server, served, headers):
+# The project's defaults, which the servers shared by the other tests lift (harness.served).
+DEFAULT_LIMITS = {
+    "WS_RATE_PER_SECOND": "10",
+    "WS_RATE_BURST": "20",
+    "WS_MAX_CONNECTIONS_PER_USER": "20",
+}
+
+
+@pytest.fixture
+def limited(served):
+    """A server of the variant with the project's default per-user limits."""
+    with served.new_server(**DEFAULT_LIMITS) as running:
+        yield running
+
+
+def two_users(served, server) -> list[tuple[dict[str, str], str | None]]:
+    """Handshake headers and source address of two users: two accounts, or two guests
+    on two loopback addresses.
+    """
+    if served.auth:
+        return [
+            (ws_headers(server, login(server.base_url, username)), None)
+            for username in (USERNAME, OTHER_USERNAME)
+        ]
+    return [(ws_headers(server), None), (ws_headers(server), "127.0.0.2")]
+
+
+def test_flood_is_closed_with_4429_and_others_are_unaffected(served, limited):
+    (flooder_headers, _), (other_headers, other_source) = two_users(served, limited)
+
     async def scenario():
         name = room()
         async with (
-            await connect(server, f"/ws/chat/{name}/", headers) as flooder,
-            await connect(server, f"/ws/chat/{name}/", headers) as bystander,
+            await connect(limited, f"/ws/chat/{name}/", flooder_headers) as flooder,
+            await connect(
+                limited, f"/ws/chat/{name}/", other_headers, source=other_source
+            ) as bystander,
         ):
             for _ in range(40):  # the default burst is 20
                 await send_json(flooder, {"type": "ping"})
             events, code = await drain(flooder, limit=41)
-            assert f"Closing websocket /ws/chat/{name}/ with 4429 (RATE_LIMITED)" in server.log()
+            assert f"Closing websocket /ws/chat/{name}/ with 4429 (RATE_LIMITED)" in limited.log()
             # The close frame can be lost on a loaded machine: the server closes its socket
             # with the flood still unread, and TCP resets the connection (1006, no frame).
             if code is not None:
@@ -151,6 +192,55 @@ def test_flood_is_closed_with_4429_and_others_are_unaffected(server, served, hea
             assert len(events) <= 21
             await send_json(bystander, {"type": "chat.message", "message": "still fine"})
             assert (await receive_json(bystander))["message"] == "still fine"
+
+    asyncio.run(scenario())
+
+
+def test_reconnecting_does_not_reset_the_rate_limit(served, limited):
+    """Before: 200 messages in 0.8 s at a limit of 10/s, by reconnecting after every ten."""
+    (headers, _), _ = two_users(served, limited)
+
+    async def scenario() -> tuple[int, float]:
+        answered = 0
+        started = time.monotonic()
+        for _ in range(20):
+            async with await connect(limited, f"/ws/chat/{room()}/", headers) as socket:
+                for _ in range(10):
+                    await send_json(socket, {"type": "ping"})
+                events, _ = await drain(socket, limit=10)
+                answered += sum(event == {"type": "pong"} for event in events)
+        return answered, time.monotonic() - started
+
+    answered, seconds = asyncio.run(scenario())
+    # The burst (20) and what the rate (10/s) refills meanwhile, plus a little slack.
+    assert answered <= 20 + 10 * seconds + 2, f"{answered} answered in {seconds:.1f} s"
+    assert served.tracebacks() == []
+
+
+def test_one_user_holds_at_most_20_sockets(served, limited):
+    (headers, _), (other_headers, other_source) = two_users(served, limited)
+
+    async def scenario():
+        path = f"/ws/chat/{room()}/"
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(20):
+                await stack.enter_async_context(await connect(limited, path, headers))
+            async with await connect(limited, path, headers) as extra:
+                assert await drain(extra, limit=1) == ([], 4429)
+            async with await connect(limited, path, other_headers, source=other_source) as other:
+                await send_json(other, {"type": "ping"})
+                assert await receive_json(other) == {"type": "pong"}
+        # All closed: the user may connect again once the server has seen them go.
+        for _ in range(50):
+            async with await connect(limited, path, headers) as again:
+                await send_json(again, {"type": "ping"})
+                events, code = await drain(again, limit=1, timeout=2)
+            if events == [{"type": "pong"}]:
+                break
+            assert code == 4429
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the user's sockets were never released")
 
     asyncio.run(scenario())
 

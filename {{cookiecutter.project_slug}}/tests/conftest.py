@@ -1,6 +1,7 @@
 """Shared fixtures: handshake headers, websocket communicators."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -20,6 +21,13 @@ def ws_headers(client, django_user_model) -> Headers:
     user = django_user_model.objects.create_user("alice", password="correct horse battery")
     client.force_login(user)
     return [ORIGIN, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+
+@pytest.fixture
+def other_user(admin_client) -> dict[str, Any]:
+    """connect() arguments of another user than ws_headers' ("admin", logged in)."""
+    cookie = f"sessionid={admin_client.cookies['sessionid'].value}".encode()
+    return {"headers": [ORIGIN, (b"cookie", cookie)]}
 {%- else %}
 
 
@@ -27,6 +35,12 @@ def ws_headers(client, django_user_model) -> Headers:
 def ws_headers() -> Headers:
     """Handshake headers of a browser page served by this site."""
     return [ORIGIN]
+
+
+@pytest.fixture
+def other_user() -> dict[str, Any]:
+    """connect() arguments of another user: guests are told apart by their address."""
+    return {"client": ("192.0.2.7", 50000)}
 {%- endif %}
 
 
@@ -43,11 +57,17 @@ async def connect(ws_headers: Headers) -> AsyncIterator[Connect]:
     communicators: list[WebsocketCommunicator] = []
 
     async def _connect(
-        path: str, *, headers: Headers | None = None, app=application
+        path: str,
+        *,
+        headers: Headers | None = None,
+        client: tuple[str, int] = ("127.0.0.1", 40000),
+        app=application,
     ) -> tuple[WebsocketCommunicator, bool]:
-        """Open a websocket; returns it and whether the handshake was accepted."""
+        """Open a websocket from `client`; returns it and whether it was accepted."""
         headers = ws_headers if headers is None else headers
         communicator = WebsocketCommunicator(app, path, headers=headers)
+        # The application reads its scope when it first runs, after this.
+        communicator.scope["client"] = client
         communicators.append(communicator)
         connected, _ = await communicator.connect()
         return communicator, connected
@@ -55,3 +75,15 @@ async def connect(ws_headers: Headers) -> AsyncIterator[Connect]:
     yield _connect
     for communicator in communicators:
         await communicator.disconnect()
+{%- if cookiecutter.include_sample_consumer %}
+
+
+@pytest.fixture(autouse=True)
+def fresh_user_limits() -> None:
+    """Each test starts with every user's chat limits unspent (user keys are primary keys,
+    which a new test database hands out again).
+    """
+    from {{ cookiecutter.project_slug }}.chat.ratelimit import limits
+
+    limits.clear()
+{%- endif %}

@@ -170,10 +170,14 @@ async def test_repeated_bad_input_closes_with_4400(join, settings):
     assert await bob.receive_json_from(timeout=2) == {"type": "pong"}
 
 
-async def test_flood_is_rate_limited_with_4429_and_others_are_unaffected(join, settings):
+async def test_flood_is_rate_limited_with_4429_and_others_are_unaffected(
+    join, connect, other_user, settings
+):
     settings.WS_RATE_PER_SECOND = 1
     settings.WS_RATE_BURST = 5
-    flooder, bystander = await join(), await join()
+    flooder = await join()
+    bystander, accepted = await connect("/ws/chat/lobby/", **other_user)
+    assert accepted
 
     for _ in range(6):
         await flooder.send_json_to({"type": "ping"})
@@ -207,6 +211,74 @@ async def test_zero_rate_turns_the_limit_off(join, settings):
         await alice.send_json_to({"type": "ping"})
     for _ in range(50):
         assert await alice.receive_json_from(timeout=2) == {"type": "pong"}
+
+
+async def test_the_rate_limit_is_shared_by_a_users_sockets(join, settings):
+    settings.WS_RATE_PER_SECOND = 0.1
+    settings.WS_RATE_BURST = 4
+    first, second = await join(), await join()
+
+    for socket in (first, first, second, second):
+        await socket.send_json_to({"type": "ping"})
+        assert await socket.receive_json_from(timeout=2) == {"type": "pong"}
+    await second.send_json_to({"type": "ping"})
+
+    assert (await second.receive_json_from(timeout=2))["code"] == "rate_limited"
+    await assert_closed_with(second, CloseCode.RATE_LIMITED)
+
+
+async def test_reconnecting_does_not_refill_the_bucket(join, settings):
+    settings.WS_RATE_PER_SECOND = 0.1
+    settings.WS_RATE_BURST = 3
+    first = await join()
+    for _ in range(3):
+        await first.send_json_to({"type": "ping"})
+        assert await first.receive_json_from(timeout=2) == {"type": "pong"}
+    await first.disconnect()
+
+    again = await join()
+    await again.send_json_to({"type": "ping"})
+
+    assert (await again.receive_json_from(timeout=2))["code"] == "rate_limited"
+
+
+async def test_a_user_holds_at_most_ws_max_connections_per_user_sockets(
+    join, connect, other_user, settings
+):
+    settings.WS_MAX_CONNECTIONS_PER_USER = 3
+    held = [await join() for _ in range(3)]
+
+    fourth, accepted = await connect("/ws/chat/lobby/")
+    assert accepted  # accepted, then closed: a browser sees the code, not a bare 1006
+    await assert_closed_with(fourth, CloseCode.RATE_LIMITED)
+    _, others_accepted = await connect("/ws/chat/lobby/", **other_user)
+    assert others_accepted
+
+    await held[0].disconnect()
+    replacement = await join()
+    await replacement.send_json_to({"type": "ping"})
+    assert await replacement.receive_json_from(timeout=2) == {"type": "pong"}
+
+
+async def test_a_refused_socket_does_not_count(join, connect, settings):
+    settings.WS_MAX_CONNECTIONS_PER_USER = 1
+    held = await join()
+    for _ in range(3):
+        refused, _ = await connect("/ws/chat/lobby/")
+        await assert_closed_with(refused, CloseCode.RATE_LIMITED)
+        await refused.disconnect()
+    await held.disconnect()
+
+    await join()  # had a refusal counted, this one would be refused too
+
+
+async def test_zero_turns_the_socket_limit_off(join, settings):
+    settings.WS_MAX_CONNECTIONS_PER_USER = 0
+
+    sockets = [await join() for _ in range(25)]
+
+    await sockets[-1].send_json_to({"type": "ping"})
+    assert await sockets[-1].receive_json_from(timeout=2) == {"type": "pong"}
 
 
 async def test_messages_skip_channels_per_message_database_hop(join, monkeypatch):

@@ -146,10 +146,12 @@ STORAGES = {
 }
 {%- if cookiecutter.include_sample_consumer %}
 
-# The sample chat, and its limits per connection (WS_RATE_PER_SECOND=0: no rate limit).
+# The sample chat. Its rate limit and socket count are per user (the client address for
+# guests) and per server process; 0 turns either off. The others are per socket.
 INSTALLED_APPS += ["{{ cookiecutter.project_slug }}.chat"]
 WS_RATE_PER_SECOND = env.float("WS_RATE_PER_SECOND", default=10.0)
 WS_RATE_BURST = env.int("WS_RATE_BURST", default=20)
+WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)
 WS_MAX_MESSAGE_CHARS = env.int("WS_MAX_MESSAGE_CHARS", default=2000)
 WS_MAX_BAD_MESSAGES = env.int("WS_MAX_BAD_MESSAGES", default=10)
 {%- endif %}

@@ -26,7 +26,7 @@ from .protocol import (
     group_name,
     is_unicode,
 )
-from .ratelimit import TokenBucket
+from .ratelimit import Allowance, limits, user_key
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +46,11 @@ class ChatConsumer(SkipDatabaseCleanupMixin, AsyncWebsocketConsumer):
     user_name: str
     closing = False
     bad_messages = 0
-    bucket: TokenBucket | None = None
+    # This user's limits (ratelimit.py), set while the socket counts against them.
+    allowance: Allowance | None = None
 
     async def connect(self) -> None:
         self.room_name = self.scope["url_route"]["kwargs"]["room_name"]
-        rate: float = settings.WS_RATE_PER_SECOND
-        if rate > 0:
-            self.bucket = TokenBucket(rate, settings.WS_RATE_BURST)
 {%- if cookiecutter.use_auth %}
 
         user = self.scope["user"]
@@ -68,18 +66,40 @@ class ChatConsumer(SkipDatabaseCleanupMixin, AsyncWebsocketConsumer):
         self.user_name = f"guest-{secrets.token_hex(3)}"
 {%- endif %}
 
+        allowance = limits.allowance(
+            user_key(self.scope), settings.WS_RATE_PER_SECOND, settings.WS_RATE_BURST
+        )
+        most = settings.WS_MAX_CONNECTIONS_PER_USER
+        if most and allowance.sockets >= most:
+            await self.accept()
+            await self.close_with(CloseCode.RATE_LIMITED)
+            return
+        # Counted before the first await, so that concurrent handshakes see each other.
+        allowance.sockets += 1
+        self.allowance = allowance
         self.group = group_name(self.room_name)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        try:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        except BaseException:
+            self.release_allowance()  # disconnect() never runs for a failed connect()
+            raise
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        self.release_allowance()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    def release_allowance(self) -> None:
+        if self.allowance is not None:
+            self.allowance.sockets -= 1
+            self.allowance = None
+
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.closing:
+        if self.closing or self.allowance is None:
             return
-        if self.bucket is not None and not self.bucket.take():
+        bucket = self.allowance.bucket
+        if bucket is not None and not bucket.take():
             await self.send_error(ErrorCode.RATE_LIMITED, "Too many messages: slow down.")
             await self.close_with(CloseCode.RATE_LIMITED)
             return

@@ -8,6 +8,10 @@
   const BACKOFF_BASE_MS = 500;
   const BACKOFF_MAX_MS = 30000;
   const PING_INTERVAL_MS = 25000; // keeps proxies from closing an idle socket
+  // After 4429 (too many messages or sockets) the server wants less: wait at least this,
+  // twice as long after each 4429 in a row, until a socket has stayed open STABLE_MS.
+  const RATE_LIMITED_BASE_MS = 5000;
+  const STABLE_MS = 10000;
 
   const log = document.getElementById("chat-log");
   const status = document.getElementById("chat-status");
@@ -18,6 +22,8 @@
   let attempt = 0;
   let pingTimer = null;
   let reconnectTimer = null;
+  let stableTimer = null;
+  let rateLimited = 0; // 4429 closes in a row
 
   function socketUrl() {
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
@@ -56,10 +62,15 @@
     return Math.random() * cap;
   }
 
-  function scheduleReconnect() {
+  // "Equal jitter": never less than half the cap, so a limited client really slows down.
+  function rateLimitedDelay() {
+    const cap = Math.min(BACKOFF_MAX_MS, RATE_LIMITED_BASE_MS * 2 ** (rateLimited - 1));
+    return cap / 2 + (Math.random() * cap) / 2;
+  }
+
+  function scheduleReconnect(delay, reason = "Disconnected.") {
     if (reconnectTimer !== null) return;
-    const delay = backoffDelay();
-    setStatus("waiting", `Disconnected. Reconnecting in ${Math.ceil(delay / 1000)} s…`);
+    setStatus("waiting", `${reason} Reconnecting in ${Math.ceil(delay / 1000)} s…`);
     reconnectTimer = window.setTimeout(() => {
       reconnectTimer = null;
       connect();
@@ -87,17 +98,26 @@
       attempt = 0;
       setStatus("open", "Connected");
       pingTimer = window.setInterval(() => send({ type: "ping" }), PING_INTERVAL_MS);
+      stableTimer = window.setTimeout(() => {
+        rateLimited = 0;
+      }, STABLE_MS);
     });
     socket.addEventListener("message", handleEvent);
     socket.addEventListener("close", (event) => {
       window.clearInterval(pingTimer);
+      window.clearTimeout(stableTimer);
       socket = null;
       if (event.code === config.closeCodes.UNAUTHENTICATED && config.loginUrl) {
         const next = encodeURIComponent(window.location.pathname);
         window.location.assign(`${config.loginUrl}?next=${next}`);
         return;
       }
-      scheduleReconnect();
+      if (event.code === config.closeCodes.RATE_LIMITED) {
+        rateLimited += 1;
+        scheduleReconnect(rateLimitedDelay(), "Too many messages or open pages.");
+        return;
+      }
+      scheduleReconnect(backoffDelay());
     });
   }
 
@@ -120,7 +140,7 @@
 
   // Come back at once when the network or the tab does, instead of waiting out the backoff.
   function reconnectNow() {
-    if (socket !== null) return;
+    if (socket !== null || rateLimited > 0) return;
     window.clearTimeout(reconnectTimer);
     reconnectTimer = null;
     attempt = 0;
