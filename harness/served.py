@@ -5,6 +5,7 @@ its own pyproject.toml, database migrated, static files collected, a user to log
 import http.cookiejar
 import os
 import re
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -152,3 +153,23 @@ def login(base_url: str, username: str = USERNAME, password: str = PASSWORD) -> 
     if "sessionid" not in names:
         raise LoginFailed(f"login failed: cookies {names}")
     return "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
+
+
+def logout(base_url: str, cookie: str) -> int:
+    """Log out through the real logout form (a POST with the CSRF token); returns the
+    status (302 to LOGOUT_REDIRECT_URL when it worked).
+    """
+    cookies = dict(part.split("=", 1) for part in cookie.split("; "))
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": cookies["csrftoken"]}).encode()
+    url = f"{base_url}/accounts/logout/"
+    request = urllib.request.Request(url, data=form, headers={"Cookie": cookie, "Referer": url})
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code

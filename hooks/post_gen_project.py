@@ -26,6 +26,8 @@ OWNED_PATHS: dict[tuple[str, object], list[str]] = {
         f"{SLUG}/templates/registration",
         "tests/test_accounts.py",
         "tests/test_chat_auth.py",
+        "tests/test_sessions.py",
+        f"{SLUG}/core/sessions.py",
     ],
     ("use_auth", False): [
         "tests/test_chat_guests.py",
@@ -38,6 +40,7 @@ OWNED_PATHS: dict[tuple[str, object], list[str]] = {
         "tests/test_ratelimit.py",
         "tests/test_chat_auth.py",
         "tests/test_chat_guests.py",
+        "tests/test_sessions.py",
         "tests/test_chat_page.py",
         "tests/test_chat_redis.py",
         "tests/test_broadcast.py",

@@ -58,6 +58,8 @@ def expected_paths(variant: dict[str, object]) -> dict[str, bool]:
         "tests/test_redis.py": redis,
         f"{SLUG}/templates/registration/login.html": auth,
         "tests/test_accounts.py": auth,
+        f"{SLUG}/core/sessions.py": auth,
+        "tests/test_sessions.py": auth and chat,
         f"{SLUG}/chat/consumers.py": chat,
         f"{SLUG}/chat/routing.py": chat,
         f"{SLUG}/chat/broadcast.py": chat,

@@ -13,6 +13,9 @@ from typing import ClassVar
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+{% if cookiecutter.use_auth -%}
+from {{ cookiecutter.project_slug }}.core.sessions import SessionBoundMixin
+{% endif -%}
 from {{ cookiecutter.project_slug }}.core.websocket import SkipDatabaseCleanupMixin
 
 from .protocol import (
@@ -29,9 +32,50 @@ from .protocol import (
 from .ratelimit import Allowance, limits, user_key
 
 logger = logging.getLogger(__name__)
+{%- if cookiecutter.use_auth %}
 
 
-class ChatConsumer(SkipDatabaseCleanupMixin, AsyncWebsocketConsumer):
+class Membership(SessionBoundMixin):
+    """Who may join: logged-in users, for as long as their session logs them in."""
+
+    user_name: str
+    closing: bool
+
+    async def admit(self) -> bool:
+        user = self.scope["user"]
+        if not user.is_authenticated:
+            # Accept, then close with 4401: a refused handshake reaches a browser only as
+            # 1006, which the client could not tell apart from "offline".
+            await self.accept()
+            await self.close_with(CloseCode.UNAUTHENTICATED)
+            return False
+        self.user_name = user.get_username()
+        return True
+
+    async def on_session_end(self) -> None:
+        if not self.closing:
+            await self.close_with(CloseCode.UNAUTHENTICATED)
+{%- else %}
+
+
+class Membership:
+    """Who may join: anyone, under a random guest name."""
+
+    user_name: str
+
+    async def admit(self) -> bool:
+        self.user_name = f"guest-{secrets.token_hex(3)}"
+        return True
+
+    async def bind_to_session(self) -> None:
+        """Guests have no session to end."""
+
+    async def unbind_from_session(self) -> None:
+        """Guests have no session to end."""
+{%- endif %}
+
+
+class ChatConsumer(SkipDatabaseCleanupMixin, Membership, AsyncWebsocketConsumer):
     """A member of one room. Its handlers never touch the database (see the mixin)."""
 
     # Client message types and the methods that handle them. Class-level, like every
@@ -51,21 +95,8 @@ class ChatConsumer(SkipDatabaseCleanupMixin, AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.room_name = self.scope["url_route"]["kwargs"]["room_name"]
-{%- if cookiecutter.use_auth %}
-
-        user = self.scope["user"]
-        if not user.is_authenticated:
-            # Accept, then close with 4401: a refused handshake reaches a browser only as
-            # 1006, which the client could not tell apart from "offline".
-            await self.accept()
-            await self.close_with(CloseCode.UNAUTHENTICATED)
+        if not await self.admit():
             return
-        self.user_name = user.get_username()
-{%- else %}
-
-        self.user_name = f"guest-{secrets.token_hex(3)}"
-{%- endif %}
-
         allowance = limits.allowance(
             user_key(self.scope), settings.WS_RATE_PER_SECOND, settings.WS_RATE_BURST
         )
@@ -80,6 +111,7 @@ class ChatConsumer(SkipDatabaseCleanupMixin, AsyncWebsocketConsumer):
         self.group = group_name(self.room_name)
         try:
             await self.channel_layer.group_add(self.group, self.channel_name)
+            await self.bind_to_session()
         except BaseException:
             self.release_allowance()  # disconnect() never runs for a failed connect()
             raise
@@ -87,6 +119,7 @@ class ChatConsumer(SkipDatabaseCleanupMixin, AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.release_allowance()
+        await self.unbind_from_session()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
