@@ -38,6 +38,7 @@ OWNED_PATHS: dict[tuple[str, object], list[str]] = {
         "tests/test_chat.py",
         "tests/test_protocol.py",
         "tests/test_ratelimit.py",
+        "tests/test_fuzz_chat.py",
         "tests/test_chat_auth.py",
         "tests/test_chat_guests.py",
         "tests/test_sessions.py",

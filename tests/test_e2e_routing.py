@@ -52,11 +52,13 @@ def test_pages_are_served(server, served):
 
 
 def test_pages_carry_a_content_security_policy_without_inline_script(server):
-    for path in ["/", "/accounts/login/", "/chat/lobby/", "/health/"]:
+    for path in ["/", "/accounts/login/", "/chat/lobby/"]:
         _, headers, _ = http_get(f"{server.base_url}{path}")
         policy = headers["Content-Security-Policy"]
         assert "script-src 'self'" in policy, path
         assert "unsafe-inline" not in policy, path
+        assert "camera=()" in headers["Permissions-Policy"], path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
 
 
 def test_server_log_holds_no_traceback(server, served):

@@ -69,6 +69,8 @@ def expected_paths(variant: dict[str, object]) -> dict[str, bool]:
         "tests/test_chat.py": chat,
         "tests/test_protocol.py": chat,
         "tests/test_ratelimit.py": chat,
+        "tests/test_fuzz_chat.py": chat,
+        "tests/test_fuzz.py": True,
         f"{SLUG}/chat/ratelimit.py": chat,
         f"{SLUG}/core/health.py": True,
         "config/server.py": True,

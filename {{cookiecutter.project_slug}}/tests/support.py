@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import hypothesis
 import pytest
 
 import config.settings
@@ -72,4 +74,16 @@ def manage(*args: str, settings: str, env: dict[str, str]) -> subprocess.Complet
         text=True,
         timeout=120,
         check=False,
+    )
+
+
+def fuzz_settings() -> Any:
+    """Hypothesis settings of the fuzz tests: FUZZ_EXAMPLES examples each (default 30, a
+    few seconds; raise it for a longer hunt), no deadline (the first example of a run
+    pays for imports). The fixtures they use hold nothing an example changes.
+    """
+    return hypothesis.settings(
+        max_examples=int(os.environ.get("FUZZ_EXAMPLES", "30")),
+        deadline=None,
+        suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
     )

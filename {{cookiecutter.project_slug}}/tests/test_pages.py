@@ -21,6 +21,17 @@ def test_stylesheet_is_a_static_file():
     assert finders.find("css/site.css")
 
 
+def test_every_page_carries_the_security_headers_a_scanner_expects(page_client):
+    response = page_client.get("/")
+
+    assert "camera=()" in response["Permissions-Policy"]
+    assert "microphone=()" in response["Permissions-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+
+
 def test_every_page_carries_a_content_security_policy_without_inline_script(page_client):
     for path in ["/", "/no-such-page/"]:
         policy = page_client.get(path)["Content-Security-Policy"]
