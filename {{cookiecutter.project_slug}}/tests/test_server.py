@@ -132,16 +132,16 @@ async def test_a_head_just_under_the_limit_is_served(port):
 
 
 async def test_a_slow_head_is_answered_408(port, monkeypatch):
-    monkeypatch.setattr(server, "HEAD_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(server, "HEAD_TIMEOUT_SECONDS", 0.2)
     trickle = [b"GET / HTTP/1.1\r\n"] + [b"X-%d: a\r\n" % i for i in range(10)]
 
-    answer = await exchange(port, *trickle, pause=0.1)
+    answer = await exchange(port, *trickle, pause=0.05)
 
     assert status(answer) == 408
 
 
 async def test_a_silent_connection_is_answered_408(port, monkeypatch):
-    monkeypatch.setattr(server, "HEAD_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(server, "HEAD_TIMEOUT_SECONDS", 0.2)
 
     answer = await exchange(port, wait=3)
 
@@ -149,9 +149,9 @@ async def test_a_silent_connection_is_answered_408(port, monkeypatch):
 
 
 async def test_idle_time_between_kept_alive_requests_is_not_head_time(port, monkeypatch):
-    monkeypatch.setattr(server, "HEAD_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(server, "HEAD_TIMEOUT_SECONDS", 0.2)
 
-    answer = await exchange(port, request(), request(b"Connection: close"), pause=0.8)
+    answer = await exchange(port, request(), request(b"Connection: close"), pause=0.4)
 
     assert answer.count(b"HTTP/1.1 200") == 2
 

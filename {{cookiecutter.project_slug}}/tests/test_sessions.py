@@ -11,6 +11,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from {{ cookiecutter.project_slug }}.chat.protocol import CloseCode
+from {{ cookiecutter.project_slug }}.core import sessions as core_sessions
 from {{ cookiecutter.project_slug }}.core.sessions import push_to_user, user_group
 
 from .support import ORIGIN
@@ -64,6 +65,12 @@ async def test_logging_out_closes_that_sessions_sockets_only(connect, sessions):
     await assert_open(elsewhere)
 
 
+@pytest.fixture(autouse=True)
+def quick_checks(monkeypatch):
+    """The wait before a check, made short: these tests make no request to wait for."""
+    monkeypatch.setattr(core_sessions, "CHECK_DELAY_SECONDS", 0.05)
+
+
 async def test_a_password_change_closes_every_socket_of_the_user(connect, sessions, alice):
     _, headers = await sync_to_async(sessions)()
     socket, _ = await connect(LOBBY, headers=headers)
@@ -96,12 +103,12 @@ async def test_deleting_the_session_closes_its_sockets(connect, sessions):
 
 async def test_an_expiring_session_closes_its_sockets_when_it_expires(connect, sessions):
     _, headers = await sync_to_async(sessions)()
-    soon = timezone.now() + datetime.timedelta(seconds=1)
+    soon = timezone.now() + datetime.timedelta(seconds=0.5)
     await Session.objects.all().aupdate(expire_date=soon)
     socket, _ = await connect(LOBBY, headers=headers)
     await assert_open(socket)
 
-    output = await socket.receive_output(timeout=1 + WITHIN_SECONDS)
+    output = await socket.receive_output(timeout=0.5 + WITHIN_SECONDS)
 
     assert output == {"type": "websocket.close", "code": CloseCode.UNAUTHENTICATED}
 
@@ -113,7 +120,7 @@ async def test_other_changes_to_the_user_leave_the_socket_open(connect, sessions
     alice.first_name = "Alice"
     await alice.asave()
 
-    assert await socket.receive_nothing(timeout=1)
+    assert await socket.receive_nothing(timeout=0.3)  # the check ran, and passed
     await assert_open(socket)
 
 
