@@ -50,8 +50,7 @@ def project_env(baked: Baked, layer: str) -> dict[str, str]:
     env = server_env(
         baked.python,
         DATABASE_URL=f"sqlite:///{baked.path / 'bench.sqlite3'}",
-        WS_RATE_PER_SECOND="0",  # the benchmark is a flood by design,
-        WS_MAX_CONNECTIONS_PER_USER="0",  # from one user
+        WS_RATE_PER_SECOND="0",  # the benchmark is a flood by design, from one user
         PYTHONWARNINGS="ignore",
     )
     if layer != "memory":

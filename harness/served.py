@@ -93,22 +93,23 @@ def prepare(
 
 def server_env(python: Path, **extra: str) -> dict[str, str]:
     """A baked project's environment for real servers: local settings with DEBUG off
-    (production's HTTPS-only cookies cannot travel over plain HTTP), no .env file.
+    (production's HTTPS-only cookies cannot travel over plain HTTP), no .env file;
+    `extra` adds to it or overrides it.
     """
-    return clean_env(
-        PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        DJANGO_SETTINGS_MODULE="config.settings.local",
-        DJANGO_DEBUG="false",
-        DJANGO_READ_DOT_ENV="0",
-        DJANGO_SECRET_KEY=SECRET_KEY,
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+    defaults = {
+        "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_READ_DOT_ENV": "0",
+        "DJANGO_SECRET_KEY": SECRET_KEY,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         # Every test speaks as one user from one address, hundreds of sockets at a time:
         # the per-user limits are tested on servers started with them (new_server()).
-        WS_MAX_CONNECTIONS_PER_USER="0",
-        WS_RATE_PER_SECOND="1000",
-        WS_RATE_BURST="1000",
-        **extra,
-    )
+        "WS_MAX_CONNECTIONS_PER_USER": "0",
+        "WS_RATE_PER_SECOND": "1000",
+        "WS_RATE_BURST": "1000",
+    }
+    return clean_env(**{**defaults, **extra})
 
 
 def prepare_database(path: Path, python: Path, env: dict[str, str]) -> None:
