@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from {{ cookiecutter.project_slug }}.chat.protocol import CloseCode
 from {{ cookiecutter.project_slug }}.core import sessions as core_sessions
-from {{ cookiecutter.project_slug }}.core.sessions import push_to_user, user_group
+from {{ cookiecutter.project_slug }}.core.sessions import SessionStore, push_to_user, user_group
 
 from .support import ORIGIN
 
@@ -142,3 +142,13 @@ async def test_push_to_user_reaches_every_socket_of_that_user_and_no_one_else(
 def test_each_user_has_a_group_of_their_own():
     assert user_group(7) == "user.7"
     assert user_group(7) != user_group(8)
+
+
+def test_the_session_store_keeps_the_expiry_date_of_its_row(sessions):
+    """What a handshake learns its session's expiry from, without another query."""
+    client, _ = sessions()
+    store = SessionStore(client.cookies["sessionid"].value)
+
+    store.load()
+
+    assert store.expire_date == Session.objects.get(session_key=store.session_key).expire_date

@@ -50,13 +50,19 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-{%- if cookiecutter.use_auth %}
-    # Every page needs a logged-in user unless its view is marked @login_not_required.
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
-{%- endif %}
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+{%- if cookiecutter.use_auth %}
+
+# Authentication: every page needs a logged-in user unless its view is marked
+# @login_not_required (after AuthenticationMiddleware, which the list above has). Sessions
+# are Django's database sessions that remember their row's expiry date, so a websocket
+# knows when its session ends without another query (core/sessions.py).
+MIDDLEWARE += ["django.contrib.auth.middleware.LoginRequiredMiddleware"]
+SESSION_ENGINE = "{{ cookiecutter.project_slug }}.core.sessions"
+{%- endif %}
 
 ROOT_URLCONF = "config.urls"
 

@@ -16,7 +16,9 @@ The signal receivers below send two events to that group:
   its user in (Django's own rule: session present and unexpired, user active, password
   hash unchanged).
 
-A socket also checks again when its session's expiry date comes.
+A socket also checks again when its session's expiry date comes. The project's session
+engine is this module (SESSION_ENGINE): Django's database sessions, which here remember the
+expiry date of the row they loaded, so a handshake costs no query for it.
 """
 
 import asyncio
@@ -31,6 +33,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, user_logged_out
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
@@ -99,16 +102,35 @@ def _user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     _after_commit(instance.pk, {"type": "session.check"})
 
 
+class SessionStore(DatabaseSessionStore):
+    """Django's database session store, keeping the expiry date of the row it loaded."""
+
+    expire_date: datetime.datetime | None = None
+
+    def _get_session_from_db(self) -> Session | None:
+        session = super()._get_session_from_db()
+        self.expire_date = session.expire_date if session is not None else None
+        return session
+
+
 def _session_store(session_key: str | None) -> Any:
     return import_module(settings.SESSION_ENGINE).SessionStore(session_key)
 
 
-@database_sync_to_async
-def session_expiry(session_key: str) -> datetime.datetime | None:
-    """When the stored session expires: the database row's date for the database engines,
-    else now plus the session's age (a cache or cookie store does not say when it was
-    last saved). None: there is no such session.
+async def session_expiry(session: Any) -> datetime.datetime | None:
+    """When the loaded `session` expires (None: it does not exist any more). With this
+    module's store the date came with the session; another engine's is asked (database
+    engines) or estimated as now plus the session's age (cache and cookie stores do not
+    say when they were last saved).
     """
+    expire_date = getattr(session, "expire_date", None)
+    if expire_date is not None:
+        return expire_date
+    return await _stored_expiry(session.session_key)
+
+
+@database_sync_to_async
+def _stored_expiry(session_key: str) -> datetime.datetime | None:
     store = _session_store(session_key)
     model = getattr(store, "model", None)
     if model is not None:
@@ -159,13 +181,17 @@ class SessionBoundMixin:
             await self.on_session_end()
 
     async def session_is_valid(self) -> bool:
-        """Whether the socket's session, loaded afresh, still logs its user in."""
-        fresh = {"session": _session_store(self.scope["session"].session_key)}
-        user = await get_user(fresh)
-        return user.is_authenticated and user.pk == self.scope["user"].pk
+        return (await self._fresh_session_if_valid()) is not None
 
-    async def _schedule_expiry_check(self) -> None:
-        expires = await session_expiry(self.scope["session"].session_key)
+    async def _fresh_session_if_valid(self) -> Any:
+        """The socket's session loaded afresh, if it still logs its user in, else None."""
+        fresh = _session_store(self.scope["session"].session_key)
+        user = await get_user({"session": fresh})
+        valid = user.is_authenticated and user.pk == self.scope["user"].pk
+        return fresh if valid else None
+
+    async def _schedule_expiry_check(self, session: Any = None) -> None:
+        expires = await session_expiry(session or self.scope["session"])
         delay = 0.0 if expires is None else (expires - timezone.now()).total_seconds()
         # A little after the date (the store compares with its own clock), and no further
         # than a week ahead: then look again.
@@ -180,7 +206,8 @@ class SessionBoundMixin:
     async def _check_expired(self) -> None:
         if not self._bound:
             return
-        if await self.session_is_valid():
-            await self._schedule_expiry_check()  # renewed meanwhile
+        fresh = await self._fresh_session_if_valid()
+        if fresh is not None:
+            await self._schedule_expiry_check(fresh)  # renewed meanwhile
         else:
             await self.on_session_end()
