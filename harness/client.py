@@ -1,6 +1,7 @@
 """The client side: HTTP requests and websockets against a served project."""
 
 import asyncio
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -97,3 +98,33 @@ async def drain(socket, *, limit: int, timeout: float = 5) -> tuple[list[dict], 
     except websockets.ConnectionClosed as closed:
         return events, closed.rcvd.code if closed.rcvd else None
     return events, None
+
+
+async def raw_exchange(port: int, *parts: bytes, pause: float = 0, wait: float = 15) -> bytes:
+    """Bytes to a loopback port, as a hostile client sends them: `parts` with a pause
+    between, read all along; returns what the server sent before it closed the connection
+    (or `wait` seconds after the last part). Stops sending once the server has closed.
+    """
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answer = bytearray()
+
+    async def read() -> None:
+        with contextlib.suppress(ConnectionError):
+            while chunk := await reader.read(65536):
+                answer.extend(chunk)
+
+    reading = asyncio.ensure_future(read())
+    try:
+        for part in parts:
+            if reading.done():
+                break
+            writer.write(part)
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            await asyncio.sleep(pause)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reading), timeout=wait)
+    finally:
+        reading.cancel()
+        writer.close()
+    return bytes(answer)

@@ -11,7 +11,15 @@ import pytest
 import redis
 import websockets
 
-from harness.client import connect, drain, health, receive_json, send_json, ws_headers
+from harness.client import (
+    connect,
+    drain,
+    health,
+    raw_exchange,
+    receive_json,
+    send_json,
+    ws_headers,
+)
 from harness.served import login
 from harness.servers import Daphne, RedisServer, Uvicorn, wait_until
 
@@ -112,33 +120,6 @@ def test_a_health_flood_never_fails_and_costs_redis_a_bounded_number_of_connecti
     assert served.tracebacks() == []
 
 
-async def answer_to(port: int, *parts: bytes, pause: float = 0, wait: float = 15) -> bytes:
-    """Send `parts` while reading; what the server sent before closing (or `wait` passed)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    answer = bytearray()
-
-    async def read() -> None:
-        with contextlib.suppress(ConnectionError):
-            while chunk := await reader.read(65536):
-                answer.extend(chunk)
-
-    reading = asyncio.ensure_future(read())
-    try:
-        for part in parts:
-            if reading.done():
-                break
-            writer.write(part)
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
-            await asyncio.sleep(pause)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(reading), timeout=wait)
-    finally:
-        reading.cancel()
-        writer.close()
-    return bytes(answer)
-
-
 def head(*headers: bytes, path: bytes = b"/health/") -> bytes:
     return b"\r\n".join([b"GET " + path + b" HTTP/1.1", b"Host: 127.0.0.1", *headers, b"", b""])
 
@@ -150,7 +131,7 @@ def status_of(answer: bytes) -> int | None:
 def test_the_production_command_refuses_64_kib_of_headers(server):
     padding = [b"X-Pad-%d: %s" % (i, b"a" * 1000) for i in range(64)]
 
-    assert status_of(asyncio.run(answer_to(server.port, head(*padding)))) == 431
+    assert status_of(asyncio.run(raw_exchange(server.port, head(*padding)))) == 431
     assert health(server.base_url)[0] == 200
 
 
@@ -164,7 +145,7 @@ def test_unfinished_headers_are_refused_not_buffered(server):
     async def flood() -> list[int | None]:
         start = head()[:-2] + b"X-Big: "
         parts = [start] + [b"a" * MIB] * 32
-        answers = await asyncio.gather(*(answer_to(server.port, *parts) for _ in range(10)))
+        answers = await asyncio.gather(*(raw_exchange(server.port, *parts) for _ in range(10)))
         return [status_of(answer) for answer in answers]
 
     statuses = asyncio.run(flood())
@@ -195,7 +176,7 @@ def test_a_websocket_handshake_with_an_8_kib_header_line_is_answered_at_once(ser
     )
     started = time.monotonic()
 
-    answer = asyncio.run(answer_to(server.port, handshake))
+    answer = asyncio.run(raw_exchange(server.port, handshake))
 
     assert status_of(answer) == 431
     assert time.monotonic() - started < 2
@@ -206,7 +187,7 @@ def test_a_slow_head_is_dropped_in_seconds(server):
     trickle = [b"GET /health/ HTTP/1.1\r\n"] + [b"X-%d: a\r\n" % i for i in range(30)]
     started = time.monotonic()
 
-    answer = asyncio.run(answer_to(server.port, *trickle, pause=1, wait=2))
+    answer = asyncio.run(raw_exchange(server.port, *trickle, pause=1, wait=2))
 
     assert status_of(answer) == 408
     assert time.monotonic() - started < 13
