@@ -3,11 +3,13 @@ compares websocket Origins by scheme, host and port.
 """
 
 import asyncio
+import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from harness.client import connect, drain, refused_status
+from harness.client import connect, drain, http_get, refused_status
 from harness.commands import clean_env
 from harness.served import Served
 from harness.servers import Uvicorn
@@ -125,3 +127,29 @@ def test_production_refuses_other_schemes_and_ports(production_server, origin):
 
     assert asyncio.run(refused_status(production_server, path, {"Origin": origin})) == 403
     assert f"origin {origin!r} is not an https:// origin" in production_server.log()
+
+
+def healthcheck_command(project: Path, port: int, python: Path) -> list[str]:
+    """The Dockerfile's HEALTHCHECK command, verbatim but for the port and the Python."""
+    text = (project / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if line.startswith("HEALTHCHECK"))
+    command = json.loads(line[line.index("CMD") + 3 :])
+    assert command[0] == "python"
+    return [str(python), *(part.replace(":8000/", f":{port}/") for part in command[1:])]
+
+
+def test_the_container_healthcheck_passes_with_only_the_real_domain_allowed(served):
+    """A real deployment allows its domain only and redirects to HTTPS; the image's probe
+    asks http://127.0.0.1:8000/health/ all the same (it used to get 400, DisallowedHost).
+    """
+    server = served.new_server(
+        Uvicorn,
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_ALLOWED_HOSTS="chat.example.test",
+    )
+    with server:
+        probe = healthcheck_command(served.path, server.port, served.python)
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
+        assert done.returncode == 0, done.stderr
+        # Every other path still holds the Host header to ALLOWED_HOSTS.
+        assert http_get(f"{server.base_url}/")[0] == 400
