@@ -191,7 +191,7 @@ class SessionBoundMixin:
         return fresh if valid else None
 
     async def _schedule_expiry_check(self, session: Any = None) -> None:
-        expires = await session_expiry(session or self.scope["session"])
+        expires = await session_expiry(self.scope["session"] if session is None else session)
         delay = 0.0 if expires is None else (expires - timezone.now()).total_seconds()
         # A little after the date (the store compares with its own clock), and no further
         # than a week ahead: then look again.
