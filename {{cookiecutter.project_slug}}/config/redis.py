@@ -31,6 +31,9 @@ from channels_redis.core import RedisChannelLayer
 from channels_redis.utils import create_pool
 from django.core.exceptions import ImproperlyConfigured
 from redis.asyncio import BlockingConnectionPool, ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 # Longer than the BRPOP block, so an idle read is never mistaken for a dead server.
 SOCKET_TIMEOUT_SECONDS = RedisChannelLayer.brpop_timeout + 10
@@ -38,6 +41,13 @@ SOCKET_TIMEOUT_SECONDS = RedisChannelLayer.brpop_timeout + 10
 MAX_CONNECTIONS = 100
 # How long a command waits for a free pooled connection before it fails.
 POOL_TIMEOUT_SECONDS = 10.0
+# A pooled connection that Redis closed (a restart, a failover, a killed client) fails the
+# first command sent on it, and a group_add or group_discard lost that way leaves a member
+# behind for a day. Such a command never reached Redis: it is retried on a fresh
+# connection. Timeouts are not retried: a command that timed out may have run, and a
+# group_send must not deliver twice.
+RETRY = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3)
+RETRY_ON_ERROR = [RedisConnectionError]
 
 LayerKind = Literal["core", "pubsub"]
 BACKENDS: dict[str, str] = {
@@ -82,6 +92,8 @@ def redis_channel_layer(url: str, kind: LayerKind = "core") -> dict[str, Any]:
                     "address": url,
                     "socket_timeout": SOCKET_TIMEOUT_SECONDS,
                     "max_connections": MAX_CONNECTIONS,
+                    "retry": RETRY,
+                    "retry_on_error": RETRY_ON_ERROR,
                 }
             ],
         },

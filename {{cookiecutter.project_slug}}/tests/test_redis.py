@@ -92,6 +92,36 @@ async def test_hundreds_leaving_at_once_leave_no_stale_members(layer, redis_url)
     assert await connection.zcard(layer._group_key(name)) == 0
 
 
+async def test_a_connection_redis_closed_is_retried_not_lost(redis_url, kind):
+    """Redis closes the layer's pooled connections (as a restart does): the next group
+    operations go through on fresh ones; before, the first failed and left its member.
+    """
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    config = redis_channel_layer(redis_url, kind)["CONFIG"]
+    config["hosts"][0]["client_name"] = name
+    layer_class = {"core": BoundedRedisChannelLayer, "pubsub": RedisPubSubChannelLayer}[kind]
+    layer = layer_class(**config)
+    observer = Redis.from_url(redis_url)
+    room, channel = group(), await layer.new_channel()
+    try:
+        await layer.group_add(room, channel)
+        for client in await observer.client_list():
+            if client["name"] == name:
+                await observer.client_kill_filter(_id=client["id"])
+
+        for _ in range(3):
+            await layer.group_discard(room, channel)
+            await layer.group_add(room, channel)
+        await layer.group_send(room, {"type": "test.message", "text": "after"})
+        assert (await asyncio.wait_for(layer.receive(channel), timeout=5))["text"] == "after"
+        await layer.group_discard(room, channel)
+        if kind == "core":
+            assert await observer.zcard(layer._group_key(room)) == 0
+    finally:
+        await (layer.close_pools() if kind == "core" else layer.flush())
+        await observer.aclose()
+
+
 def test_configuration_outlasts_the_blocking_receive():
     """The socket timeout must exceed BRPOP's block, or idle consumers are cut off."""
     host = redis_channel_layer("redis://127.0.0.1:6379/0")["CONFIG"]["hosts"][0]
