@@ -9,7 +9,15 @@ from pathlib import Path
 from harness import HarnessError
 
 # Variables of the baked projects that must not leak into them from this process.
-PROJECT_VARIABLES = ("DJANGO_", "DATABASE_URL", "REDIS_URL", "VIRTUAL_ENV", "PYTHONPATH", "WS_")
+PROJECT_VARIABLES = (
+    "DJANGO_",
+    "DATABASE_URL",
+    "REDIS_",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "WS_",
+    "HEALTH_",
+)
 
 
 class CommandFailed(HarnessError):

@@ -227,12 +227,16 @@ class RawWebsockets(Server):
 
 
 class RedisServer(Server):
-    """A redis-server of our own, no persistence, for tests that stop it."""
+    """A redis-server of our own, no persistence, for tests that stop it; a replica of
+    another when `replica_of` names its port.
+    """
 
     name = "redis-server"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, replica_of: int | None = None) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         super().__init__(workdir, None, None)
+        self.replica_of = replica_of
 
     @property
     def url(self) -> str:
@@ -243,6 +247,8 @@ class RedisServer(Server):
         if executable is None:
             raise Unavailable("redis-server is not installed")
         arguments = ["--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no"]
+        if self.replica_of is not None:
+            arguments += ["--replicaof", HOST, str(self.replica_of)]
         return [executable, *arguments, "--dir", str(self.cwd)]
 
     def ready(self) -> bool:
@@ -252,6 +258,34 @@ class RedisServer(Server):
                 return sock.recv(16).startswith(b"+PONG")
         except OSError:
             return False
+
+
+class RedisSentinel(RedisServer):
+    """A Redis Sentinel of our own watching the master at `master_port` as "mymaster"
+    (quorum 2, down after 1 s), for failover tests.
+    """
+
+    name = "redis-sentinel"
+
+    def __init__(self, workdir: Path, master_port: int, master_name: str = "mymaster") -> None:
+        super().__init__(workdir)
+        self.master_port = master_port
+        self.master_name = master_name
+
+    def command(self) -> list[str]:
+        executable = shutil.which("redis-server")
+        if executable is None:
+            raise Unavailable("redis-server is not installed")
+        config = self.cwd / f"sentinel-{self.port}.conf"
+        name = self.master_name
+        config.write_text(
+            f"port {self.port}\nbind {HOST}\ndir {self.cwd}\n"
+            f"sentinel monitor {name} {HOST} {self.master_port} 2\n"
+            f"sentinel down-after-milliseconds {name} 1000\n"
+            f"sentinel failover-timeout {name} 5000\n",
+            encoding="utf-8",
+        )
+        return [executable, str(config), "--sentinel"]
 
 
 SERVER_KINDS: dict[str, type[AsgiServer]] = {"daphne": Daphne, "uvicorn": Uvicorn}

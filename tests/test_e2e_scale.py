@@ -13,7 +13,7 @@ import redis
 import websockets
 
 from harness.client import connect, drain, health, receive_json, send_json
-from harness.servers import RedisServer, wait_until
+from harness.servers import RedisSentinel, RedisServer, wait_until
 from harness.services import REDIS_URL
 from harness.variants import SCALE_VARIANTS
 
@@ -161,6 +161,13 @@ ROUNDS = 5
 MEMBERS = 20
 
 
+def crashed(log: str) -> bool:
+    """Whether a server's log shows an exception the application did not handle (a failed
+    health check logs its traceback too, on purpose: these tests cause outages).
+    """
+    return "Exception inside application" in log or "Exception in ASGI application" in log
+
+
 def test_right_after_a_redis_restart_no_group_member_is_left_behind(served, headers, tmp_path):
     """The server's pooled Redis connections all go stale at once: rounds of 20 members
     joining, chatting and leaving, started the moment Redis is back, each leave the group
@@ -197,8 +204,51 @@ def test_right_after_a_redis_restart_no_group_member_is_left_behind(served, head
             name = room()
             asyncio.run(chat_round(name))
             leaves_nothing(name)
+        assert not crashed(server.log())
     finally:
         client.close()
         server.stop()
         own_redis.stop()
-    assert served.tracebacks() == []
+
+
+@pytest.mark.parametrize("e2e_name", ["defaults"], indirect=True, scope="module")
+def test_chat_resumes_through_sentinel_failover_without_a_restart(served, headers, tmp_path):
+    """A master, a replica and three Sentinels of the test's own; the server knows only
+    the Sentinels (REDIS_SENTINELS). The master dies: /health/ turns 503, the Sentinels
+    promote the replica, and health and chat come back with no restart of the server.
+    """
+    master = RedisServer(tmp_path / "master").start()
+    replica = RedisServer(tmp_path / "replica", replica_of=master.port).start()
+    sentinels = []
+    server = None
+    try:
+        replica_client = redis.Redis(port=replica.port)
+        wait_until(
+            lambda: replica_client.info("replication")["master_link_status"] == "up",
+            timeout=20,
+            what="the replica to follow the master",
+        )
+        replica_client.close()
+        for number in range(3):
+            sentinels.append(RedisSentinel(tmp_path / f"sentinel{number}", master.port).start())
+        addresses = ",".join(f"127.0.0.1:{sentinel.port}" for sentinel in sentinels)
+        server = served.new_server(REDIS_URL="", REDIS_SENTINELS=addresses).start()
+        assert health(server.base_url)[0] == 200
+        assert asyncio.run(chat_crosses(server, server, headers))
+
+        master.stop()
+        wait_until(lambda: health(server.base_url)[0] == 503, timeout=15, what="health 503")
+        wait_until(lambda: health(server.base_url)[0] == 200, timeout=60, what="health back")
+        deadline = time.monotonic() + 30
+        while not asyncio.run(chat_crosses(server, server, headers)):
+            assert time.monotonic() < deadline, "chat did not resume after the failover"
+            time.sleep(0.5)
+        promoted = redis.Redis(port=replica.port)
+        assert promoted.info("replication")["role"] == "master"
+        promoted.close()
+        # The failed health checks log their tracebacks, on purpose; nothing crashed.
+        assert not crashed(server.log())
+    finally:
+        for process in [server, *sentinels, replica, master]:
+            if process is not None:
+                process.stop()

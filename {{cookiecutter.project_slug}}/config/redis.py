@@ -32,6 +32,7 @@ from channels_redis.utils import create_pool
 from django.core.exceptions import ImproperlyConfigured
 from redis.asyncio import BlockingConnectionPool, ConnectionPool
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -56,30 +57,86 @@ BACKENDS: dict[str, str] = {
 }
 
 
+class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """redis-py's pool of connections to the master a Sentinel names, blocking at its
+    ceiling like BlockingConnectionPool.
+    """
+
+
 class BoundedRedisChannelLayer(RedisChannelLayer):
     """channels-redis' core layer with a blocking connection pool per Redis host."""
 
     def create_pool(self, index: int) -> ConnectionPool:
         host = dict(self.hosts[index])
-        if "address" not in host:
-            return create_pool(host)
-        return BlockingConnectionPool.from_url(
-            host.pop("address"), timeout=POOL_TIMEOUT_SECONDS, **host
-        )
+        if "address" in host:
+            return BlockingConnectionPool.from_url(
+                host.pop("address"), timeout=POOL_TIMEOUT_SECONDS, **host
+            )
+        if "master_name" in host:
+            sentinel = Sentinel(host.pop("sentinels"), sentinel_kwargs=host.pop("sentinel_kwargs"))
+            return BlockingSentinelConnectionPool(
+                host.pop("master_name"), sentinel, timeout=POOL_TIMEOUT_SECONDS, **host
+            )
+        return create_pool(host)
 
 
 def channel_layer_from_env(env: environ.Env) -> dict[str, Any] | None:
-    """The Redis CHANNEL_LAYERS entry that REDIS_URL and REDIS_CHANNEL_LAYER ask for, or
-    None when REDIS_URL is unset (local settings then fall back to the in-memory layer,
-    production refuses to start).
+    """The Redis CHANNEL_LAYERS entry that the environment asks for: REDIS_URL, or
+    REDIS_SENTINELS (comma-separated host:port) with REDIS_SENTINEL_MASTER (default
+    "mymaster"), and REDIS_CHANNEL_LAYER. None when neither is set (local settings then
+    fall back to the in-memory layer, production refuses to start).
     """
     url = env.str("REDIS_URL", default="")
+    sentinels = env.list("REDIS_SENTINELS", default=[])
     kind = env.str("REDIS_CHANNEL_LAYER", default="core")
     if kind not in BACKENDS:
         raise ImproperlyConfigured(
             f"REDIS_CHANNEL_LAYER must be one of {', '.join(BACKENDS)}, not {kind!r}"
         )
+    if url and sentinels:
+        raise ImproperlyConfigured("Set REDIS_URL or REDIS_SENTINELS, not both.")
+    if sentinels:
+        master = env.str("REDIS_SENTINEL_MASTER", default="mymaster")
+        return redis_sentinel_channel_layer(parse_sentinels(sentinels), master, kind)
     return redis_channel_layer(url, kind) if url else None
+
+
+def parse_sentinels(entries: list[str]) -> list[tuple[str, int]]:
+    """REDIS_SENTINELS' entries as (host, port); ImproperlyConfigured names a bad one."""
+    sentinels = []
+    for entry in entries:
+        host, _, port = entry.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(
+                f"REDIS_SENTINELS entries must be host:port, not {entry.strip()!r}"
+            )
+        sentinels.append((host.strip("[]"), int(port)))
+    return sentinels
+
+
+def _connection_settings() -> dict[str, Any]:
+    return {
+        "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+        "max_connections": MAX_CONNECTIONS,
+        "retry": RETRY,
+        "retry_on_error": RETRY_ON_ERROR,
+    }
+
+
+def redis_sentinel_channel_layer(
+    sentinels: list[tuple[str, int]], master: str, kind: LayerKind = "core"
+) -> dict[str, Any]:
+    """The CHANNEL_LAYERS entry for the Redis master that these Sentinels name. After a
+    failover, a connection to the old master fails, is retried, and the retry asks the
+    Sentinels for the new one: no restart needed.
+    """
+    host = {
+        "sentinels": sentinels,
+        "master_name": master,
+        "sentinel_kwargs": {"socket_timeout": 2.0, "socket_connect_timeout": 2.0},
+        **_connection_settings(),
+    }
+    return {"BACKEND": BACKENDS[kind], "CONFIG": {"hosts": [host]}}
 
 
 def redis_channel_layer(url: str, kind: LayerKind = "core") -> dict[str, Any]:
@@ -87,14 +144,6 @@ def redis_channel_layer(url: str, kind: LayerKind = "core") -> dict[str, Any]:
     return {
         "BACKEND": BACKENDS[kind],
         "CONFIG": {
-            "hosts": [
-                {
-                    "address": url,
-                    "socket_timeout": SOCKET_TIMEOUT_SECONDS,
-                    "max_connections": MAX_CONNECTIONS,
-                    "retry": RETRY,
-                    "retry_on_error": RETRY_ON_ERROR,
-                }
-            ],
+            "hosts": [{"address": url, **_connection_settings()}],
         },
     }

@@ -33,7 +33,7 @@ def require_service(variable: str) -> str:
 
 
 # The environment variables the settings read.
-PROJECT_VARIABLES = ("DJANGO_", "DATABASE_URL", "REDIS_URL", "WS_")
+PROJECT_VARIABLES = ("DJANGO_", "DATABASE_URL", "REDIS_", "WS_", "HEALTH_")
 
 
 def load_settings(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> ModuleType:

@@ -208,7 +208,7 @@ def test_production_requires_redis_url(monkeypatch):
         "DJANGO_ALLOWED_HOSTS": "chat.example.com",
     }
 
-    with pytest.raises(ImproperlyConfigured, match="REDIS_URL must be set in production"):
+    with pytest.raises(ImproperlyConfigured, match=r"REDIS_URL \(or REDIS_SENTINELS\) must be set"):
         load_settings("production", env, monkeypatch)
 
 
@@ -225,6 +225,47 @@ def test_settings_use_redis_when_redis_url_is_set(monkeypatch):
     layer = local.CHANNEL_LAYERS["default"]
     assert layer["BACKEND"] == "config.redis.BoundedRedisChannelLayer"
     assert layer["CONFIG"]["hosts"][0]["address"] == "redis://cache.internal:6379/1"
+
+
+@pytest.mark.parametrize("kind", list(BACKENDS))
+def test_production_accepts_sentinels_instead_of_a_url(monkeypatch, kind):
+    env = {
+        "DJANGO_SECRET_KEY": "k" * 25 + "Qz9-_xY8wV7uT6sR5qP4oN3mL2kJ1h",
+        "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+        "REDIS_SENTINELS": "sentinel-1:26379, sentinel-2:26379,[::1]:26380",
+        "REDIS_CHANNEL_LAYER": kind,
+    }
+
+    production = load_settings("production", env, monkeypatch)
+
+    layer = production.CHANNEL_LAYERS["default"]
+    assert layer["BACKEND"] == BACKENDS[kind]
+    host = layer["CONFIG"]["hosts"][0]
+    assert host["sentinels"] == [("sentinel-1", 26379), ("sentinel-2", 26379), ("::1", 26380)]
+    assert host["master_name"] == "mymaster"
+    assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout
+
+
+def test_the_sentinel_master_name_comes_from_the_environment(monkeypatch):
+    env = {"REDIS_SENTINELS": "sentinel:26379", "REDIS_SENTINEL_MASTER": "chat"}
+
+    local = load_settings("local", env, monkeypatch)
+
+    assert local.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["master_name"] == "chat"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REDIS_URL": "redis://a:6379/0", "REDIS_SENTINELS": "b:26379"}, "not both"),
+        ({"REDIS_SENTINELS": "sentinel"}, "host:port, not 'sentinel'"),
+        ({"REDIS_SENTINELS": "sentinel:http"}, "host:port"),
+        ({"REDIS_SENTINELS": "sentinel:70000"}, "host:port"),
+    ],
+)
+def test_bad_redis_settings_are_refused_with_the_reason(monkeypatch, env, message):
+    with pytest.raises(ImproperlyConfigured, match=message):
+        load_settings("local", env, monkeypatch)
 
 
 def test_redis_channel_layer_selects_the_pubsub_layer(monkeypatch):

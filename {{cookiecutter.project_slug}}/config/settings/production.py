@@ -51,8 +51,8 @@ WEBSOCKET_ALLOWED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS] + CSRF
 redis_layer = channel_layer_from_env(env)
 if not redis_layer:
     raise ImproperlyConfigured(
-        "REDIS_URL must be set in production: the in-memory channel layer cannot reach "
-        "consumers in other server processes."
+        "REDIS_URL (or REDIS_SENTINELS) must be set in production: the in-memory channel "
+        "layer cannot reach consumers in other server processes."
     )
 CHANNEL_LAYERS = {"default": redis_layer}
 {%- endif %}
