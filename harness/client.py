@@ -21,21 +21,28 @@ class Endpoint(Protocol):
     def ws_url(self) -> str: ...
 
 
-def http_get(url: str, *, timeout: float = 5) -> tuple[int, Message, bytes]:
-    """GET without following redirects; returns status, headers (names in any case: uvicorn
-    sends them in lower case) and body.
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def http_open(
+    request: str | urllib.request.Request, *, timeout: float = 5
+) -> tuple[int, Message, bytes]:
+    """Send a request (a URL: GET) without following redirects; returns status, headers
+    (names in any case: uvicorn sends them in lower case) and body.
     """
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    opener = urllib.request.build_opener(NoRedirect)
+    opener = urllib.request.build_opener(_NoRedirect)
     try:
-        with opener.open(url, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
+
+
+def http_get(url: str, *, timeout: float = 5) -> tuple[int, Message, bytes]:
+    """GET without following redirects: status, headers and body."""
+    return http_open(url, timeout=timeout)
 
 
 def health(base_url: str) -> tuple[int, dict]:

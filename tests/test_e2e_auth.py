@@ -1,7 +1,6 @@
 """Authentication for real: the login form, the session cookie on the websocket, 4401."""
 
 import asyncio
-import subprocess
 import time
 import uuid
 
@@ -79,16 +78,7 @@ async def closed_within(socket, seconds: float) -> tuple[int | None, float]:
 
 def shell(served, code: str) -> None:
     """Run Python in `manage.py shell` of the served project: another process."""
-    done = subprocess.run(
-        [str(served.python), "manage.py", "shell", "-c", code],
-        cwd=served.path,
-        env=served.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    served.baked.manage("shell", "-c", code, env=served.env)
 
 
 def test_logging_out_closes_the_sessions_sockets_and_no_other(server):

@@ -5,7 +5,6 @@ disconnects, and a Redis outage and recovery.
 import asyncio
 import contextlib
 import subprocess
-import time
 import uuid
 
 import pytest
@@ -136,10 +135,11 @@ def test_redis_outage_turns_health_503_and_recovery_needs_no_restart(served, hea
         own_redis.start()
         wait_until(lambda: health(first.base_url)[0] == 200, timeout=30, what="health to recover")
         wait_until(lambda: health(second.base_url)[0] == 200, timeout=30, what="health to recover")
-        deadline = time.monotonic() + 30
-        while not asyncio.run(chat_crosses(first, second, headers)):
-            assert time.monotonic() < deadline, "cross-process chat did not recover"
-            time.sleep(0.5)
+        wait_until(
+            lambda: asyncio.run(chat_crosses(first, second, headers)),
+            timeout=30,
+            what="cross-process chat to recover",
+        )
     finally:
         first.stop()
         second.stop()
@@ -159,13 +159,6 @@ async def chat_crosses(first, second, headers) -> bool:
 
 ROUNDS = 5
 MEMBERS = 20
-
-
-def crashed(log: str) -> bool:
-    """Whether a server's log shows an exception the application did not handle (a failed
-    health check logs its traceback too, on purpose: these tests cause outages).
-    """
-    return "Exception inside application" in log or "Exception in ASGI application" in log
 
 
 def test_right_after_a_redis_restart_no_group_member_is_left_behind(served, headers, tmp_path):
@@ -204,11 +197,11 @@ def test_right_after_a_redis_restart_no_group_member_is_left_behind(served, head
             name = room()
             asyncio.run(chat_round(name))
             leaves_nothing(name)
-        assert not crashed(server.log())
     finally:
         client.close()
         server.stop()
         own_redis.stop()
+    assert served.tracebacks() == []
 
 
 @pytest.mark.parametrize("e2e_name", ["defaults"], indirect=True, scope="module")
@@ -239,16 +232,16 @@ def test_chat_resumes_through_sentinel_failover_without_a_restart(served, header
         master.stop()
         wait_until(lambda: health(server.base_url)[0] == 503, timeout=15, what="health 503")
         wait_until(lambda: health(server.base_url)[0] == 200, timeout=60, what="health back")
-        deadline = time.monotonic() + 30
-        while not asyncio.run(chat_crosses(server, server, headers)):
-            assert time.monotonic() < deadline, "chat did not resume after the failover"
-            time.sleep(0.5)
+        wait_until(
+            lambda: asyncio.run(chat_crosses(server, server, headers)),
+            timeout=30,
+            what="chat to resume after the failover",
+        )
         promoted = redis.Redis(port=replica.port)
         assert promoted.info("replication")["role"] == "master"
         promoted.close()
-        # The failed health checks log their tracebacks, on purpose; nothing crashed.
-        assert not crashed(server.log())
     finally:
         for process in [server, *sentinels, replica, master]:
             if process is not None:
                 process.stop()
+    assert served.tracebacks() == []

@@ -8,6 +8,7 @@ import pytest
 
 from harness import HarnessError, baking
 from harness.baking import BakeCache
+from harness.served import Served
 from harness.servers import Server, production_command
 from harness.variants import VARIANTS, variant, variant_id
 
@@ -83,3 +84,38 @@ def test_a_server_that_exits_at_start_is_reported_with_its_log(tmp_path):
         server.start(timeout=30)
     assert server.process is not None
     assert server.process.poll() == 3
+
+
+def test_tracebacks_leave_out_the_health_checks_own_but_find_a_crash(tmp_path):
+    """A failed health check logs its traceback on purpose; anything else is a crash."""
+    log_file = tmp_path / "server.log"
+    log_file.write_text(
+        "2026-01-01 00:00:00,000 WARNING demo.core.health: Health check 'channel_layer' failed\n"
+        "Traceback (most recent call last):\n"
+        '  File "x.py", line 1\n'
+        "OSError: refused\n"
+        "\n"
+        "During handling of the above exception, another exception occurred:\n"
+        "\n"
+        "Traceback (most recent call last):\n"
+        '  File "y.py", line 2\n'
+        "ConnectionError: gone\n"
+        '127.0.0.1:43158 - - [30/Nov/2026:06:22:43] "GET /health/" 503 69\n'
+        "2026-01-01 00:00:01,000 ERROR daphne.server: Exception inside application: boom\n"
+        "Traceback (most recent call last):\n",
+        encoding="utf-8",
+    )
+
+    class LoggedServer:
+        log_path = log_file
+
+        def log(self) -> str:
+            return log_file.read_text(encoding="utf-8")
+
+    served = Served("demo", None, {}, tmp_path, servers=[LoggedServer()])
+
+    crash = "2026-01-01 00:00:01,000 ERROR daphne.server: Exception inside application: boom"
+    assert served.tracebacks() == [
+        f"server.log: {crash}",
+        "server.log: Traceback (most recent call last):",
+    ]

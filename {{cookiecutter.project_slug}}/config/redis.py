@@ -73,7 +73,9 @@ class BoundedRedisChannelLayer(RedisChannelLayer):
                 host.pop("address"), timeout=POOL_TIMEOUT_SECONDS, **host
             )
         if "master_name" in host:
-            sentinel = Sentinel(host.pop("sentinels"), sentinel_kwargs=host.pop("sentinel_kwargs"))
+            sentinel = Sentinel(
+                host.pop("sentinels"), sentinel_kwargs=host.pop("sentinel_kwargs", None)
+            )
             return BlockingSentinelConnectionPool(
                 host.pop("master_name"), sentinel, timeout=POOL_TIMEOUT_SECONDS, **host
             )

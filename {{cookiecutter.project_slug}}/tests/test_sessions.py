@@ -152,3 +152,17 @@ def test_the_session_store_keeps_the_expiry_date_of_its_row(sessions):
     store.load()
 
     assert store.expire_date == Session.objects.get(session_key=store.session_key).expire_date
+
+
+async def test_another_session_engine_gets_its_expiry_from_the_database(sessions):
+    """The fallback for a project that sets its own SESSION_ENGINE: the row is asked."""
+    from django.contrib.sessions.backends.db import SessionStore as PlainStore
+
+    client, _ = await sync_to_async(sessions)()
+    plain = PlainStore(client.cookies["sessionid"].value)
+    await sync_to_async(plain.load)()
+    row = await Session.objects.aget(session_key=plain.session_key)
+
+    assert await core_sessions.session_expiry(plain) == row.expire_date
+    await row.adelete()
+    assert await core_sessions.session_expiry(plain) is None
