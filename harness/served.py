@@ -14,7 +14,7 @@ from harness import HarnessError
 from harness.baking import Baked, Bakery
 from harness.client import http_open
 from harness.commands import clean_env, run
-from harness.servers import SERVER_KINDS, AsgiServer, Daphne
+from harness.servers import HOST, SERVER_KINDS, AsgiServer, Daphne
 from harness.services import REDIS_URL, create_postgres_database
 
 USERNAME = "alice"
@@ -26,8 +26,13 @@ TRACEBACK_MARKERS = ("Traceback", "Exception inside application", "Exception in 
 # Where a new log record starts: the project's format (a timestamp), uvicorn's ("INFO:"),
 # daphne's access log (the client's address).
 LOG_RECORD_START = re.compile(r"\d{4}-\d\d-\d\d |[A-Z]+: |\d+\.\d+\.\d+\.\d+:")
-# The warning core/health.py logs, with its traceback, for a check that failed.
-HEALTH_CHECK_FAILED = re.compile(r"WARNING \S+core\.health: Health check '\w+' failed$")
+# Records logged with a traceback on purpose: the warning core/health.py logs for a check
+# that failed (tests cause outages), and Django's for a request with a Host header that
+# ALLOWED_HOSTS refuses (answered 400; tests send them).
+EXPECTED_TRACEBACK_RECORDS = re.compile(
+    r"WARNING \S+core\.health: Health check '\w+' failed$"
+    r"|ERROR django\.security\.DisallowedHost: Invalid HTTP_HOST header"
+)
 
 
 @dataclass
@@ -57,28 +62,32 @@ class Served:
     def chat(self) -> bool:
         return bool(self.baked.answers["include_sample_consumer"])
 
-    def new_server(self, kind: type[AsgiServer] | None = None, **env: str) -> AsgiServer:
-        """A server of this project (of its kind unless `kind` says), not started yet."""
+    def new_server(
+        self, kind: type[AsgiServer] | None = None, *, host: str = HOST, **env: str
+    ) -> AsgiServer:
+        """A server of this project (of its kind unless `kind` says) on loopback address
+        `host`, not started yet.
+        """
         kind = kind or self.kind
         log = self.logs / f"{kind.name}-{len(self.servers)}.log"
-        server = kind(self.python, self.path, {**self.env, **env}, log)
+        server = kind(self.python, self.path, {**self.env, **env}, log, host=host)
         self.servers.append(server)
         return server
 
     def tracebacks(self) -> list[str]:
-        """Log lines of every server started here that report an unhandled exception. A
-        failed health check logs its exception's traceback on purpose (tests cause
-        outages): the tracebacks under its "Health check ... failed" record are not one.
+        """Log lines of every server started here that report an unhandled exception. The
+        tracebacks under an EXPECTED_TRACEBACK_RECORDS record (a failed health check, a
+        refused Host header) are not one.
         """
         found = []
         for server in self.servers:
-            in_health_record = False
+            in_expected_record = False
             for line in server.log().splitlines():
                 if LOG_RECORD_START.match(line):
-                    in_health_record = bool(HEALTH_CHECK_FAILED.search(line))
+                    in_expected_record = bool(EXPECTED_TRACEBACK_RECORDS.search(line))
                 if not any(marker in line for marker in TRACEBACK_MARKERS):
                     continue
-                if in_health_record and line.startswith("Traceback"):
+                if in_expected_record and line.startswith("Traceback"):
                     continue
                 found.append(f"{server.log_path.name}: {line}")
         return found

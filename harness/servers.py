@@ -28,9 +28,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 RAW_SERVER = Path(__file__).with_name("raw_server.py")
 
 
-def free_port() -> int:
+def free_port(host: str = HOST) -> int:
     with socket.socket() as sock:
-        sock.bind((HOST, 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -63,25 +63,29 @@ class Server:
     """A process serving on a free loopback port: started, waited for, stopped, measured.
 
     Subclasses say how to start it (`command`) and when it is ready (`ready`). The port is
-    chosen once, so `stop()` then `start()` restarts it where clients expect it.
+    chosen once, so `stop()` then `start()` restarts it where clients expect it. `host`,
+    another loopback address (127.0.0.2), makes it another host of a topology.
     """
 
     name = "server"
 
-    def __init__(self, cwd: Path, env: dict[str, str] | None, log: Path | None) -> None:
+    def __init__(
+        self, cwd: Path, env: dict[str, str] | None, log: Path | None, host: str = HOST
+    ) -> None:
         self.cwd = cwd
         self.env = env if env is not None else clean_env()
         self.log_path = log
-        self.port = free_port()
+        self.host = host
+        self.port = free_port(host)
         self.process: subprocess.Popen | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{HOST}:{self.port}"
+        return f"ws://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -89,7 +93,7 @@ class Server:
     def ready(self) -> bool:
         """Whether the server accepts connections."""
         try:
-            socket.create_connection((HOST, self.port), timeout=1).close()
+            socket.create_connection((self.host, self.port), timeout=1).close()
         except OSError:
             return False
         return True
@@ -179,8 +183,9 @@ class AsgiServer(Server):
         env: dict[str, str],
         log: Path,
         application: str = "config.asgi:application",
+        host: str = HOST,
     ) -> None:
-        super().__init__(project_dir, env, log)
+        super().__init__(project_dir, env, log, host)
         self.python = python
         self.application = application
 
@@ -198,7 +203,7 @@ class Daphne(AsgiServer):
     name = "daphne"
 
     def command(self) -> list[str]:
-        daphne = [str(self.python), "-m", "daphne", "-b", HOST, "-p", str(self.port)]
+        daphne = [str(self.python), "-m", "daphne", "-b", self.host, "-p", str(self.port)]
         return [*daphne, self.application]
 
 
@@ -209,7 +214,7 @@ class Uvicorn(AsgiServer):
 
     def command(self) -> list[str]:
         arguments = production_command(self.cwd)[1:]
-        for option, value in (("--host", HOST), ("--port", str(self.port))):
+        for option, value in (("--host", self.host), ("--port", str(self.port))):
             arguments[arguments.index(option) + 1] = value
         return [str(self.python), "-m", "uvicorn", *arguments]
 

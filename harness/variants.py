@@ -70,3 +70,6 @@ CHAT_VARIANTS = [name for name, a in E2E_VARIANTS.items() if a["include_sample_c
 AUTH_VARIANTS = [name for name in CHAT_VARIANTS if E2E_VARIANTS[name]["use_auth"]]
 # Scale-out and the browser are slow: proven on the default project and on Redis without auth.
 SCALE_VARIANTS = ["defaults", "redis-noauth"]
+# The production topology (TLS proxy, two app hosts, rolling restarts): the default
+# project on SQLite and on PostgreSQL.
+TOPOLOGY_VARIANTS = ["defaults", "postgresql"]

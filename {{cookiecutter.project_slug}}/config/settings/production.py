@@ -57,8 +57,10 @@ if not redis_layer:
 CHANNEL_LAYERS = {"default": redis_layer}
 {%- endif %}
 
-# HTTPS, behind a load balancer or proxy that terminates TLS and sets X-Forwarded-Proto.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS, behind a proxy that terminates TLS (deploy/nginx.conf). The scheme comes from the
+# ASGI scope, which uvicorn's --proxy-headers sets from X-Forwarded-Proto only for a client
+# in FORWARDED_ALLOW_IPS. No SECURE_PROXY_SSL_HEADER: Django would read that header from
+# any client, so one reaching an app host directly could claim HTTPS.
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 # /health/ answers before this redirect: load balancers probe over plain HTTP.
 SESSION_COOKIE_SECURE = True

@@ -12,6 +12,11 @@
   // twice as long after each 4429 in a row, until a socket has stayed open STABLE_MS.
   const RATE_LIMITED_BASE_MS = 5000;
   const STABLE_MS = 10000;
+  // A server that is stopping (a rolling restart) closes every socket with 1012: the other
+  // hosts are up, so come back at once, spread over RESTART_JITTER_MS so that a whole
+  // host's clients do not arrive in the same instant. If that try fails, the backoff rules.
+  const SERVICE_RESTART = 1012;
+  const RESTART_JITTER_MS = 1000;
 
   const log = document.getElementById("chat-log");
   const status = document.getElementById("chat-status");
@@ -115,6 +120,10 @@
       if (event.code === config.closeCodes.RATE_LIMITED) {
         rateLimited += 1;
         scheduleReconnect(rateLimitedDelay(), "Too many messages or open pages.");
+        return;
+      }
+      if (event.code === SERVICE_RESTART && attempt === 0) {
+        scheduleReconnect(Math.random() * RESTART_JITTER_MS, "Server restarting.");
         return;
       }
       scheduleReconnect(backoffDelay());
