@@ -19,6 +19,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -155,6 +156,22 @@ class Nginx(Server):
         )
         (workdir / "site.conf").write_text(site, encoding="utf-8")
         self.access_log = workdir / "access.log"
+        # How long nginx leaves out an app host that refused a connection (passive health).
+        found = re.search(r"\bfail_timeout=(\d+)s\b", site)
+        if found is None:
+            raise HarnessError("deploy/nginx.conf: no fail_timeout=<N>s on its app hosts")
+        self.fail_timeout = int(found.group(1))
+        self._host_back_at = 0.0
+
+    def host_back(self) -> None:
+        """An app host that was stopped serves again (it refused connections meanwhile)."""
+        self._host_back_at = time.monotonic()
+
+    def wait_until_hosts_routable(self) -> None:
+        """The rolling-restart rule (docs/deploy.md): stop the next host only `fail_timeout`
+        after the previous one is back, once nginx has forgotten its refusals.
+        """
+        time.sleep(max(0.0, self._host_back_at + self.fail_timeout - time.monotonic()))
 
     def command(self) -> list[str]:
         # Debian installs it in /usr/sbin, on root's PATH only.

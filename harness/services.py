@@ -75,3 +75,22 @@ def create_postgres_database(python: Path, name: str) -> str:
         capture_output=True,
     )
     return postgres_url(name)
+
+
+def allow_postgres_connections(python: Path, name: str, allowed: bool) -> None:
+    """A real outage of database `name` and its end: refuse new connections to it (and end
+    the open ones), or accept them again. The server and its other databases stay up.
+    """
+    code = (
+        "import sys, psycopg\n"
+        "name, allowed = sys.argv[2], sys.argv[3] == 'true'\n"
+        "with psycopg.connect(sys.argv[1] + '/postgres', autocommit=True) as c:\n"
+        "    c.execute(f'ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {sys.argv[3]}')\n"
+        "    if not allowed:\n"
+        "        c.execute('SELECT pg_terminate_backend(pid) FROM pg_stat_activity'\n"
+        "                  ' WHERE datname = %s', (name,))\n"
+    )
+    arguments = [POSTGRES_SERVER_URL.rstrip("/"), name, "true" if allowed else "false"]
+    subprocess.run(
+        [str(python), "-c", code, *arguments], check=True, timeout=60, capture_output=True
+    )

@@ -33,7 +33,7 @@ from harness.client import health, http_get, receive_json, send_json
 from harness.proxy import DOMAIN, Nginx, ProxyClient, make_certificates, plain_http
 from harness.served import PASSWORD, USERNAME, Served
 from harness.servers import Uvicorn, wait_until
-from harness.services import REDIS_URL, require
+from harness.services import REDIS_URL, allow_postgres_connections, require
 from harness.variants import TOPOLOGY_VARIANTS
 from tests.test_e2e_browser import CHROMIUM_FLAGS
 
@@ -422,10 +422,12 @@ def test_rolling_restart_moves_every_client_to_the_other_host(served, proxy, app
         finally:
             await asyncio.gather(*(m.stop() for m in crowd))
 
+    proxy.wait_until_hosts_routable()
     try:
         run_async(scenario())
     finally:
         stopped.start()
+        proxy.host_back()
     assert served.tracebacks() == []
 
 
@@ -438,6 +440,7 @@ def test_a_page_comes_back_at_once_after_its_host_restarts(browser, served, prox
     try:
         (host,) = [server for server in app_hosts if handshakes(server, room) == 1]
         (other,) = [server for server in app_hosts if server is not host]
+        proxy.wait_until_hosts_routable()
         began = time.monotonic()
         os.kill(host.pid, signal.SIGTERM)
         wait_until(lambda: handshakes(other, room) == 1, timeout=10, what="the page's new socket")
@@ -451,4 +454,32 @@ def test_a_page_comes_back_at_once_after_its_host_restarts(browser, served, prox
         for server in app_hosts:
             if server.process.poll() is not None:
                 server.start()
+                proxy.host_back()
+    assert served.tracebacks() == []
+
+
+# --- the database goes away -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("e2e_name", ["postgresql"], indirect=True, scope="module")
+def test_a_database_outage_turns_health_503_naming_it_and_recovers(served, proxy, app_hosts):
+    name = served.env["DATABASE_URL"].rsplit("/", 1)[1]
+    assert all(health(server.base_url)[0] == 200 for server in app_hosts)
+
+    allow_postgres_connections(served.python, name, allowed=False)
+    try:
+        for server in app_hosts:
+            wait_until(lambda s=server: health(s.base_url)[0] == 503, timeout=10, what="503")
+            status, body = health(server.base_url)
+            assert status == 503
+            assert body["checks"]["database"].startswith("failed")
+            assert body["checks"]["channel_layer"] == "ok"
+        # Through the proxy too, as the load balancer in front of it sees it.
+        assert plain_http(proxy.http_port, "/health/", DOMAIN)[0] == 503
+    finally:
+        allow_postgres_connections(served.python, name, allowed=True)
+
+    for server in app_hosts:
+        wait_until(lambda s=server: health(s.base_url)[0] == 200, timeout=10, what="recovery")
+    assert ProxyClient(proxy).open("/accounts/login/")[0] == 200
     assert served.tracebacks() == []
