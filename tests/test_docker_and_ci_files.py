@@ -6,6 +6,7 @@ and the GitHub workflow that differ in those cover all (the run's shared bakes).
 
 import itertools
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from harness.baking import Bakery
+from harness.proxy import Nginx, make_certificates
 from harness.servers import production_command
 from harness.variants import TEMPLATE_DIR, variant, variant_id
 
@@ -153,3 +155,17 @@ def test_image_and_compose_run_the_makefiles_production_command(project):
     migrate, serve = shell[2].split(" && ")
     assert shlex.split(migrate) == ["python", "manage.py", "migrate", "--noinput"]
     assert shlex.split(serve) == expected
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS, ids=variant_id)
+def test_nginx_site_passes_nginx_t_and_balances_only_redis_projects(answers, bakery, tmp_path):
+    """The shipped deploy/nginx.conf is valid nginx with only its EDIT lines set (the
+    topology layer runs it in front of two hosts); an in-memory project has one app host.
+    """
+    site = bakery.bakes.path(answers) / "deploy" / "nginx.conf"
+    certificates = make_certificates(tmp_path / "tls")
+    proxy = Nginx(tmp_path / "nginx", site, certificates, ["127.0.0.2:8000", "127.0.0.3:8000"])
+    assert "syntax is ok" in proxy.test_config()
+
+    shipped = re.findall(r"^ *server 10\.0\.0\.\d+:8000 ", site.read_text(), re.MULTILINE)
+    assert len(shipped) == (2 if answers["use_redis"] else 1)

@@ -3,7 +3,7 @@
 Refuses to start with a missing or development secret key, without ALLOWED_HOSTS or with
 "*" in them,
 {%- if cookiecutter.use_redis %}
-or without REDIS_URL,
+or without REDIS_URL (or REDIS_SENTINELS),
 {%- endif %}
 and passes `manage.py check --deploy --fail-level WARNING`. Reads only the real
 environment: base.py reads no .env file under these settings.
