@@ -21,7 +21,7 @@ from harness.client import (
     ws_headers,
 )
 from harness.served import OTHER_USERNAME, USERNAME, login
-from harness.servers import Uvicorn
+from harness.servers import Uvicorn, wait_until
 from harness.variants import CHAT_VARIANTS
 
 pytestmark = pytest.mark.e2e
@@ -263,7 +263,9 @@ def test_message_over_the_frame_limit_is_dropped_without_hurting_the_server(
             assert await receive_json(fresh) == {"type": "pong"}
 
     asyncio.run(scenario())
-    assert health(server.base_url)[0] == 200
+    # Unharmed: healthy again at once, or after a check that a loaded machine made slow
+    # (each lasts at most 3 s).
+    wait_until(lambda: health(server.base_url)[0] == 200, timeout=10, what="health 200")
 
 
 def test_stopping_the_server_closes_sockets_as_the_readme_says(served, headers):

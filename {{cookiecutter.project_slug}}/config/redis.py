@@ -47,7 +47,9 @@ POOL_TIMEOUT_SECONDS = 10.0
 # behind for a day. Such a command never reached Redis: it is retried on a fresh
 # connection. Timeouts are not retried: a command that timed out may have run, and a
 # group_send must not deliver twice.
-RETRY = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3)
+RETRY = Retry(
+    ExponentialBackoff(cap=1.0, base=0.05), retries=3, supported_errors=(RedisConnectionError,)
+)
 RETRY_ON_ERROR = [RedisConnectionError]
 
 LayerKind = Literal["core", "pubsub"]

@@ -9,7 +9,9 @@ from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.core.exceptions import ImproperlyConfigured
-from redis.asyncio import Redis
+from redis.asyncio import Connection, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from {{ cookiecutter.project_slug }}.core.health import check_channel_layer
 
@@ -120,6 +122,40 @@ async def test_a_connection_redis_closed_is_retried_not_lost(redis_url, kind):
     finally:
         await (layer.close_pools() if kind == "core" else layer.flush())
         await observer.aclose()
+
+
+@pytest.mark.parametrize(
+    ("error", "calls"),
+    [
+        pytest.param(RedisConnectionError("closed"), 2, id="connection-error-retried"),
+        pytest.param(RedisTimeoutError("slow"), 1, id="timeout-not-retried"),
+    ],
+)
+async def test_only_commands_that_never_reached_redis_are_retried(error, calls):
+    """A connection error means the command never ran: retried. A timeout may have run
+    (a group_send would deliver twice): raised. Checked on a connection made as the
+    layer's are (redis-py's Retry retries timeouts unless told otherwise).
+    """
+    host = redis_channel_layer("redis://127.0.0.1:6379/0")["CONFIG"]["hosts"][0]
+    connection = Connection(retry=host["retry"], retry_on_error=host["retry_on_error"])
+    attempts = 0
+
+    async def command() -> str:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise error
+        return "done"
+
+    async def on_failure(failed: Exception) -> None:
+        pass
+
+    if calls == 1:
+        with pytest.raises(type(error)):
+            await connection.retry.call_with_retry(command, on_failure)
+    else:
+        assert await connection.retry.call_with_retry(command, on_failure) == "done"
+    assert attempts == calls
 
 
 def test_configuration_outlasts_the_blocking_receive():
