@@ -21,7 +21,9 @@ class Endpoint(Protocol):
     def ws_url(self) -> str: ...
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are answers to check, not to follow."""
+
     def redirect_request(self, *args, **kwargs):
         return None
 
@@ -32,7 +34,7 @@ def http_open(
     """Send a request (a URL: GET) without following redirects; returns status, headers
     (names in any case: uvicorn sends them in lower case) and body.
     """
-    opener = urllib.request.build_opener(_NoRedirect)
+    opener = urllib.request.build_opener(NoRedirect)
     try:
         with opener.open(request, timeout=timeout) as response:
             return response.status, response.headers, response.read()

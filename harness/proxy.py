@@ -31,6 +31,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from harness import HarnessError, Unavailable
+from harness.client import NoRedirect
 from harness.servers import HOST, Server, free_port
 
 DOMAIN = "chat.example.test"
@@ -39,6 +40,7 @@ SHIPPED_DOMAIN = "chat.example.com"
 SHIPPED_APP_HOST = re.compile(r"^(\s*)server 10\.0\.0\.\d+:8000( [^;]*)?;\n", re.MULTILINE)
 SHIPPED_LISTEN = re.compile(r"^(\s*)listen (80|443)\b", re.MULTILINE)
 SHIPPED_IPV6_LISTEN = re.compile(r"^\s*listen \[::\]:\d+.*\n", re.MULTILINE)
+FOREGROUND = ["-g", "daemon off;"]
 
 
 @dataclass(frozen=True)
@@ -197,8 +199,7 @@ class Nginx(Server):
             encoding="utf-8",
         )
         conf = str(root / "nginx.conf")
-        return [executable, "-p", str(root), "-e", str(self.log_path), "-c", conf,
-                "-g", "daemon off;"]  # fmt: skip
+        return [executable, "-p", str(root), "-e", str(self.log_path), "-c", conf, *FOREGROUND]
 
     @property
     def base_url(self) -> str:
@@ -211,7 +212,11 @@ class Nginx(Server):
     def test_config(self) -> str:
         """`nginx -t` on the configuration: its output (HarnessError if it fails)."""
         done = subprocess.run(
-            [*self.command()[:-2], "-t"], capture_output=True, text=True, timeout=30, check=False
+            [*self.command()[: -len(FOREGROUND)], "-t"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         if done.returncode != 0:
             raise HarnessError(f"nginx -t failed:\n{done.stderr}")
@@ -244,11 +249,6 @@ class _PinnedHTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(connection, request, context=self._context)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
 class ProxyClient:
     """HTTPS through the proxy as a browser at `https://<domain>/` would send it (from the
     loopback address `source` if given), with cookies kept and redirects not followed.
@@ -262,7 +262,7 @@ class ProxyClient:
         self.opener = urllib.request.build_opener(
             _PinnedHTTPSHandler((HOST, proxy.port), self.context, source),
             urllib.request.HTTPCookieProcessor(self.cookies),
-            _NoRedirect,
+            NoRedirect,
         )
 
     def open(self, request: str | urllib.request.Request, timeout: float = 10):

@@ -54,22 +54,18 @@ def e2e_name(request) -> str:
     return request.param
 
 
-def production_env(served: Served) -> dict[str, str]:
-    """Production settings as a deployment sets them: the real domain only, forwarded
-    headers trusted from the proxy's address only.
-    """
-    return {
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_ALLOWED_HOSTS": DOMAIN,
-        "FORWARDED_ALLOW_IPS": "127.0.0.1",
-    }
+# Production settings as a deployment sets them: the real domain only, forwarded headers
+# believed from the proxy's address only (nginx reaches the app hosts from 127.0.0.1).
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_ALLOWED_HOSTS": DOMAIN,
+    "FORWARDED_ALLOW_IPS": "127.0.0.1",
+}
 
 
 @pytest.fixture(scope="module")
 def app_hosts(served: Served):
-    servers = [
-        served.new_server(Uvicorn, host=host, **production_env(served)) for host in APP_HOSTS
-    ]
+    servers = [served.new_server(Uvicorn, host=host, **PRODUCTION_ENV) for host in APP_HOSTS]
     with contextlib.ExitStack() as stack:
         for server in servers:
             stack.enter_context(server)
