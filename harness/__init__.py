@@ -11,6 +11,8 @@ it is. How the pieces fit is in docs/testing.md.
 - `servers`: one `Server` family (`Daphne`, `Uvicorn`, `RawWebsockets`, `RedisServer`),
   each a process on a free loopback port, started and stopped with bounded waits.
 - `served`: a baked project made ready to serve (database, static files, a user).
+- `hosts`: a topology's app hosts: network namespaces on a bridge of their own, or
+  loopback addresses where the machine refuses namespaces.
 - `proxy`: the production topology's front: the project's deploy/nginx.conf run by nginx
   with a test CA's certificate, and a client that reaches it as a browser would.
 - `client`: the websocket and HTTP client side.

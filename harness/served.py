@@ -63,14 +63,21 @@ class Served:
         return bool(self.baked.answers["include_sample_consumer"])
 
     def new_server(
-        self, kind: type[AsgiServer] | None = None, *, host: str = HOST, **env: str
+        self,
+        kind: type[AsgiServer] | None = None,
+        *,
+        host: str = HOST,
+        port: int | None = None,
+        launcher: list[str] | None = None,
+        **env: str,
     ) -> AsgiServer:
-        """A server of this project (of its kind unless `kind` says) on loopback address
-        `host`, not started yet.
+        """A server of this project (of its kind unless `kind` says), not started yet: on
+        loopback by default, or on a host of `harness.hosts` (address, port, launcher).
         """
         kind = kind or self.kind
         log = self.logs / f"{kind.name}-{len(self.servers)}.log"
-        server = kind(self.python, self.path, {**self.env, **env}, log, host=host)
+        placement = {"host": host, "port": port, "launcher": launcher}
+        server = kind(self.python, self.path, {**self.env, **env}, log, **placement)
         self.servers.append(server)
         return server
 

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from harness import HarnessError, Unavailable
 from harness.client import http_get
@@ -26,6 +26,7 @@ from harness.commands import clean_env
 HOST = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 RAW_SERVER = Path(__file__).with_name("raw_server.py")
+RELAY = Path(__file__).with_name("relay.py")
 
 
 def free_port(host: str = HOST) -> int:
@@ -63,20 +64,29 @@ class Server:
     """A process serving on a free loopback port: started, waited for, stopped, measured.
 
     Subclasses say how to start it (`command`) and when it is ready (`ready`). The port is
-    chosen once, so `stop()` then `start()` restarts it where clients expect it. `host`,
-    another loopback address (127.0.0.2), makes it another host of a topology.
+    chosen once, so `stop()` then `start()` restarts it where clients expect it. `host` and
+    `launcher` make it another host of a topology (`harness.hosts`): another loopback
+    address, or an address in a network namespace with the `ip netns exec` that runs it
+    there (and a `port`, as no free port of that namespace can be asked for from here).
     """
 
     name = "server"
 
     def __init__(
-        self, cwd: Path, env: dict[str, str] | None, log: Path | None, host: str = HOST
+        self,
+        cwd: Path,
+        env: dict[str, str] | None,
+        log: Path | None,
+        host: str = HOST,
+        port: int | None = None,
+        launcher: list[str] | None = None,
     ) -> None:
         self.cwd = cwd
         self.env = env if env is not None else clean_env()
         self.log_path = log
         self.host = host
-        self.port = free_port(host)
+        self.port = port if port is not None else free_port(host)
+        self.launcher = launcher or []
         self.process: subprocess.Popen | None = None
 
     @property
@@ -102,7 +112,7 @@ class Server:
         output = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         try:
             self.process = subprocess.Popen(
-                self.command(),
+                [*self.launcher, *self.command()],
                 cwd=self.cwd,
                 env=self.env,
                 stdout=output,
@@ -183,9 +193,9 @@ class AsgiServer(Server):
         env: dict[str, str],
         log: Path,
         application: str = "config.asgi:application",
-        host: str = HOST,
+        **placement: Any,
     ) -> None:
-        super().__init__(project_dir, env, log, host)
+        super().__init__(project_dir, env, log, **placement)
         self.python = python
         self.application = application
 
@@ -238,27 +248,31 @@ class RedisServer(Server):
 
     name = "redis-server"
 
-    def __init__(self, workdir: Path, replica_of: int | None = None) -> None:
+    def __init__(self, workdir: Path, replica_of: int | None = None, host: str = HOST) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        super().__init__(workdir, None, None)
+        super().__init__(workdir, None, None, host=host)
         self.replica_of = replica_of
 
     @property
     def url(self) -> str:
-        return f"redis://{HOST}:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def command(self) -> list[str]:
         executable = shutil.which("redis-server")
         if executable is None:
             raise Unavailable("redis-server is not installed")
-        arguments = ["--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no"]
+        arguments = ["--port", str(self.port), "--bind", self.host, "--save", ""]
+        arguments += ["--appendonly", "no"]
+        if self.host != HOST:
+            # Protected mode answers only loopback clients; hosts of a topology are others.
+            arguments += ["--protected-mode", "no"]
         if self.replica_of is not None:
             arguments += ["--replicaof", HOST, str(self.replica_of)]
         return [executable, *arguments, "--dir", str(self.cwd)]
 
     def ready(self) -> bool:
         try:
-            with socket.create_connection((HOST, self.port), timeout=1) as sock:
+            with socket.create_connection((self.host, self.port), timeout=1) as sock:
                 sock.sendall(b"PING\r\n")
                 return sock.recv(16).startswith(b"+PONG")
         except OSError:
@@ -291,6 +305,30 @@ class RedisSentinel(RedisServer):
             encoding="utf-8",
         )
         return [executable, str(config), "--sentinel"]
+
+
+class TcpRelay(Server):
+    """Forwards connections to `host`:`port` on to `target` (harness/relay.py): a service
+    of the machine that listens on loopback only, made reachable from namespaced hosts.
+    """
+
+    name = "tcp relay"
+
+    def __init__(self, workdir: Path, host: str, target: tuple[str, int], **placement: Any) -> None:
+        log = workdir / f"relay-{target[1]}.log"
+        super().__init__(workdir, None, log, host=host, **placement)
+        self.target = target
+
+    def command(self) -> list[str]:
+        target_host, target_port = self.target
+        return [
+            sys.executable,
+            str(RELAY),
+            self.host,
+            str(self.port),
+            target_host,
+            str(target_port),
+        ]
 
 
 SERVER_KINDS: dict[str, type[AsgiServer]] = {"daphne": Daphne, "uvicorn": Uvicorn}

@@ -1,8 +1,9 @@
 """The production topology for real: the project's deploy/nginx.conf terminating TLS in
-front of two app hosts (127.0.0.2 and 127.0.0.3), each running the production command
-under production settings with only `chat.example.test` allowed, one Redis, the
-variant's database. Clients reach `https://chat.example.test/` through the proxy only, as
-a browser does (the test CA trusted, the domain resolved to the proxy).
+front of two app hosts (network namespaces of their own, or 127.0.0.2 and 127.0.0.3 where
+the machine refuses namespaces), each running the production command under production
+settings with only `chat.example.test` allowed, one Redis, the variant's database.
+Clients reach `https://chat.example.test/` through the proxy, as a browser does (the test
+CA trusted, the domain resolved to the proxy).
 """
 
 import asyncio
@@ -30,10 +31,11 @@ import websockets
 from playwright.sync_api import Page, expect, sync_playwright
 
 from harness.client import health, http_get, receive_json, send_json
+from harness.hosts import Hosts
 from harness.proxy import DOMAIN, Nginx, ProxyClient, make_certificates, plain_http
 from harness.served import PASSWORD, USERNAME, Served
-from harness.servers import Uvicorn, wait_until
-from harness.services import REDIS_URL, allow_postgres_connections, require
+from harness.servers import RedisServer, TcpRelay, Uvicorn, wait_until
+from harness.services import allow_postgres_connections, require
 from harness.variants import TOPOLOGY_VARIANTS
 from tests.test_e2e_browser import CHROMIUM_FLAGS
 
@@ -41,8 +43,9 @@ pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
 
-APP_HOSTS = ("127.0.0.2", "127.0.0.3")
-CLIENT = "127.0.0.9"  # a client's address, not the proxy's: the app must log this one
+APP_HOSTS = 2
+APP_PORT = 8000  # in a namespace of its own, an app host listens where deployments do
+CLIENT = "127.0.0.9"  # a client of the proxy: the app must log this address, not nginx's
 SPOOFED = "203.0.113.7"  # what a client claims in its own X-Forwarded-For
 CROWD = 200
 SERVICE_RESTART = 1012  # uvicorn's close code on SIGTERM
@@ -54,18 +57,55 @@ def e2e_name(request) -> str:
     return request.param
 
 
-# Production settings as a deployment sets them: the real domain only, forwarded headers
-# believed from the proxy's address only (nginx reaches the app hosts from 127.0.0.1).
-PRODUCTION_ENV = {
-    "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "DJANGO_ALLOWED_HOSTS": DOMAIN,
-    "FORWARDED_ALLOW_IPS": "127.0.0.1",
-}
+@pytest.fixture(scope="module")
+def hosts():
+    network = Hosts.create("", APP_HOSTS)
+    try:
+        yield network
+    finally:
+        network.close()
 
 
 @pytest.fixture(scope="module")
-def app_hosts(served: Served):
-    servers = [served.new_server(Uvicorn, host=host, **PRODUCTION_ENV) for host in APP_HOSTS]
+def services(served: Served, hosts: Hosts, tmp_path_factory) -> dict[str, str]:
+    """One Redis of the test's own where the hosts reach it, and the variant's database
+    (PostgreSQL through a relay on the hosts' side when they are namespaced).
+    """
+    workdir = tmp_path_factory.mktemp("services")
+    with contextlib.ExitStack() as stack:
+        own_redis = stack.enter_context(RedisServer(workdir / "redis", host=hosts.gateway))
+        env = {"REDIS_URL": own_redis.url, "DATABASE_URL": served.env["DATABASE_URL"]}
+        database = urllib.parse.urlsplit(env["DATABASE_URL"])
+        if database.scheme.startswith("postgres") and hosts.isolated:
+            target = (database.hostname, database.port or 5432)
+            relay = stack.enter_context(TcpRelay(workdir, hosts.gateway, target))
+            user = f"{database.username}@" if database.username else ""
+            netloc = f"{user}{hosts.gateway}:{relay.port}"
+            env["DATABASE_URL"] = urllib.parse.urlunsplit(database._replace(netloc=netloc))
+        yield env
+
+
+@pytest.fixture(scope="module")
+def app_hosts(served: Served, hosts: Hosts, services: dict[str, str]):
+    """The production command on each host, under production settings as a deployment
+    sets them: the real domain only, forwarded headers believed from the proxy only.
+    """
+    production = {
+        **services,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_ALLOWED_HOSTS": DOMAIN,
+        "FORWARDED_ALLOW_IPS": hosts.gateway,
+    }
+    servers = [
+        served.new_server(
+            Uvicorn,
+            host=address,
+            port=APP_PORT if hosts.isolated else None,
+            launcher=hosts.launcher(address),
+            **production,
+        )
+        for address in hosts.addresses
+    ]
     with contextlib.ExitStack() as stack:
         for server in servers:
             stack.enter_context(server)
@@ -190,11 +230,12 @@ def test_the_app_logs_the_client_address_the_proxy_forwards(proxy, app_hosts):
     assert f"{CLIENT} " in proxy.access_log.read_text()
 
 
-def test_forwarded_headers_sent_straight_to_an_app_host_are_ignored(app_hosts):
-    server = app_hosts[0]
+def test_forwarded_headers_sent_straight_to_an_app_host_are_ignored(app_hosts, hosts):
+    """A client on the hosts' network that is not the proxy."""
+    server, client = app_hosts[0], hosts.outsider
     trace = uuid.uuid4().hex
     connection = http.client.HTTPConnection(
-        server.host, server.port, timeout=10, source_address=(CLIENT, 0)
+        server.host, server.port, timeout=10, source_address=(client, 0)
     )
     try:
         connection.request(
@@ -211,7 +252,7 @@ def test_forwarded_headers_sent_straight_to_an_app_host_are_ignored(app_hosts):
     assert response.status == 301
     assert response.headers["Location"] == f"https://{DOMAIN}/?trace={trace}"
     line = next(line for line in server.log().splitlines() if trace in line)
-    assert f"{CLIENT}:" in line
+    assert f"{client}:" in line
     assert SPOOFED not in line
 
 
@@ -353,8 +394,8 @@ class Member:
             await self.socket.close()
 
 
-def group_members(room: str) -> set[str]:
-    client = redis.Redis.from_url(REDIS_URL)
+def group_members(redis_url: str, room: str) -> set[str]:
+    client = redis.Redis.from_url(redis_url)
     try:
         return {name.decode() for name in client.zrange(f"asgi:group:chat.{room}", 0, -1)}
     finally:
@@ -366,7 +407,9 @@ def process_prefixes(channels: set[str]) -> set[str]:
     return {name.split("!", 1)[0] for name in channels}
 
 
-def test_rolling_restart_moves_every_client_to_the_other_host(served, proxy, app_hosts, user):
+def test_rolling_restart_moves_every_client_to_the_other_host(
+    served, proxy, app_hosts, user, services
+):
     room = new_room()
     stopped, other = app_hosts
 
@@ -378,7 +421,7 @@ def test_rolling_restart_moves_every_client_to_the_other_host(served, proxy, app
             await asyncio.wait_for(asyncio.gather(*(m.opened.wait() for m in crowd)), 60)
             on_stopped = handshakes(stopped, room)
             assert 0 < on_stopped < CROWD  # spread over both hosts
-            before = group_members(room)
+            before = group_members(services["REDIS_URL"], room)
             assert len(before) == CROWD
             assert len(process_prefixes(before)) == 2
 
@@ -395,7 +438,7 @@ def test_rolling_restart_moves_every_client_to_the_other_host(served, proxy, app
 
             # Every member is now a channel of the host still running; none of the stopped
             # host's channels is left behind, and the other host's clients stayed put.
-            after = group_members(room)
+            after = group_members(services["REDIS_URL"], room)
             assert len(after) == CROWD
             assert len(process_prefixes(after)) == 1
             (gone,) = process_prefixes(before) - process_prefixes(after)

@@ -1,5 +1,7 @@
 """The harness's own promises, checked without baking or serving anything real."""
 
+import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -8,8 +10,9 @@ import pytest
 
 from harness import HarnessError, baking
 from harness.baking import BakeCache
+from harness.hosts import Hosts
 from harness.served import Served
-from harness.servers import Server, production_command
+from harness.servers import Server, TcpRelay, production_command
 from harness.variants import VARIANTS, variant, variant_id
 
 
@@ -125,3 +128,33 @@ def test_tracebacks_leave_out_expected_records_but_find_a_crash(tmp_path):
         f"server.log: {crash}",
         "server.log: Traceback (most recent call last):",
     ]
+
+
+def test_topology_hosts_serve_on_their_own_address_and_leave_nothing_behind(tmp_path):
+    """A host of `harness.hosts` (a network namespace, or a loopback address where the
+    machine refuses namespaces) runs a server reachable at its address, reaches the
+    gateway's services, and close() removes what it made.
+    """
+    hosts = Hosts.create("h", 1)
+    try:
+        (address,) = hosts.addresses
+        with socket.create_server((hosts.gateway, 0)) as service:
+            service.settimeout(10)
+            target = (hosts.gateway, service.getsockname()[1])
+            placement = {"port": 8000, "launcher": hosts.launcher(address)}
+            relay = TcpRelay(tmp_path, address, target, **(placement if hosts.isolated else {}))
+            with relay, socket.create_connection((address, relay.port), timeout=5) as client:
+                client.sendall(b"across")
+                received = b""
+                for _ in range(5):  # the relay's readiness probe arrives first, empty
+                    accepted, _ = service.accept()
+                    with accepted:
+                        received = accepted.recv(16)
+                    if received:
+                        break
+                assert received == b"across"
+    finally:
+        hosts.close()
+    if hosts.isolated:
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+        assert not set(hosts.namespaces_made) & set(listed.stdout.split())
