@@ -90,10 +90,14 @@ def headers(served: Served, server) -> dict[str, str]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Keep the tests of one variant, or of one end-to-end variant, on one xdist worker:
     its module-scoped fixtures (an installed bake, a prepared project) are then made once.
+    A module that names an `XDIST_GROUP` suffix (the topology) gets a worker of its own.
     """
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if "variant" in params:
             item.add_marker(pytest.mark.xdist_group(variant_id(params["variant"])))
         elif "e2e_name" in params:
-            item.add_marker(pytest.mark.xdist_group(f"e2e-{params['e2e_name']}"))
+            # A module with servers all of its own may run beside its variant's other
+            # modules, on a worker of its own (it prepares its own copy there).
+            own = getattr(item.module, "XDIST_GROUP", "")
+            item.add_marker(pytest.mark.xdist_group(f"e2e-{params['e2e_name']}{own}"))

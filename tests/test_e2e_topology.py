@@ -40,6 +40,9 @@ from harness.variants import TOPOLOGY_VARIANTS
 from tests.test_e2e_browser import CHROMIUM_FLAGS
 
 pytestmark = pytest.mark.e2e
+# Its own xdist group (tests/conftest.py): every server here is the module's own, so it
+# runs beside the variant's other end-to-end modules instead of after them.
+XDIST_GROUP = "-topology"
 
 T = TypeVar("T")
 
@@ -116,7 +119,7 @@ def app_hosts(served: Served, hosts: Hosts, services: dict[str, str]):
 def proxy(served: Served, app_hosts, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("topology")
     certificates = make_certificates(workdir / "tls")
-    upstream = [f"{server.host}:{server.port}" for server in app_hosts]
+    upstream = [address(server) for server in app_hosts]
     with Nginx(
         workdir / "nginx", served.path / "deploy" / "nginx.conf", certificates, upstream
     ) as running:
@@ -154,6 +157,11 @@ def log_in(client: ProxyClient) -> None:
 def handshakes(server, room: str) -> int:
     """How many websockets of `room` the app host accepted (its uvicorn access log)."""
     return server.log().count(f'"WebSocket /ws/chat/{room}/" [accepted]')
+
+
+def address(server) -> str:
+    """An app host as nginx's upstream names it."""
+    return f"{server.host}:{server.port}"
 
 
 def new_room() -> str:
@@ -314,6 +322,7 @@ def open_room_page(browser, served, room: str) -> tuple[Page, object]:
     return page, context
 
 
+@pytest.mark.parametrize("e2e_name", ["defaults"], indirect=True, scope="module")
 def test_browser_logs_in_over_https_and_chats_over_wss_across_hosts(
     browser, served, proxy, app_hosts
 ):
@@ -335,6 +344,34 @@ def test_browser_logs_in_over_https_and_chats_over_wss_across_hosts(
     finally:
         first_context.close()
         second_context.close()
+    assert served.tracebacks() == []
+
+
+@pytest.mark.parametrize("e2e_name", ["defaults"], indirect=True, scope="module")
+def test_a_page_comes_back_at_once_after_its_host_restarts(browser, served, proxy, app_hosts):
+    """chat.js reconnects within a second after 1012 (it used to back off as after any
+    loss), through the proxy to the host still running.
+    """
+    room = new_room()
+    page, context = open_room_page(browser, served, room)
+    try:
+        (host,) = [server for server in app_hosts if handshakes(server, room) == 1]
+        (other,) = [server for server in app_hosts if server is not host]
+        proxy.wait_until_hosts_routable()
+        began = time.monotonic()
+        os.kill(host.pid, signal.SIGTERM)
+        wait_until(lambda: handshakes(other, room) == 1, timeout=10, what="the page's new socket")
+        expect(page.locator("#chat-status")).to_have_attribute("data-state", "open")
+        seconds = time.monotonic() - began
+        host.process.wait(timeout=10)  # the SPEC's bound on a stopping server
+        print(f"\nthe page was back {seconds:.2f} s after SIGTERM to its host")
+        assert seconds < 5
+    finally:
+        context.close()
+        for server in app_hosts:
+            if server.process.poll() is not None:
+                server.start()
+                proxy.host_back()
     assert served.tracebacks() == []
 
 
@@ -461,39 +498,12 @@ def test_rolling_restart_moves_every_client_to_the_other_host(
         finally:
             await asyncio.gather(*(m.stop() for m in crowd))
 
-    proxy.wait_until_hosts_routable()
+    proxy.wait_until_hosts_routable()  # both hosts in use, as the spread needs
     try:
         run_async(scenario())
     finally:
         stopped.start()
         proxy.host_back()
-    assert served.tracebacks() == []
-
-
-def test_a_page_comes_back_at_once_after_its_host_restarts(browser, served, proxy, app_hosts):
-    """chat.js reconnects within a second after 1012 (it used to back off as after any
-    loss), through the proxy to the host still running.
-    """
-    room = new_room()
-    page, context = open_room_page(browser, served, room)
-    try:
-        (host,) = [server for server in app_hosts if handshakes(server, room) == 1]
-        (other,) = [server for server in app_hosts if server is not host]
-        proxy.wait_until_hosts_routable()
-        began = time.monotonic()
-        os.kill(host.pid, signal.SIGTERM)
-        wait_until(lambda: handshakes(other, room) == 1, timeout=10, what="the page's new socket")
-        expect(page.locator("#chat-status")).to_have_attribute("data-state", "open")
-        seconds = time.monotonic() - began
-        host.process.wait(timeout=10)  # the SPEC's bound on a stopping server
-        print(f"\nthe page was back {seconds:.2f} s after SIGTERM to its host")
-        assert seconds < 5
-    finally:
-        context.close()
-        for server in app_hosts:
-            if server.process.poll() is not None:
-                server.start()
-                proxy.host_back()
     assert served.tracebacks() == []
 
 
