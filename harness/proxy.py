@@ -275,6 +275,16 @@ class ProxyClient:
         except urllib.error.HTTPError as error:
             return error.code, error.headers, error.read()
 
+    def connection(self, timeout: float = 10) -> http.client.HTTPSConnection:
+        """A raw HTTPS connection to the proxy, for requests urllib would not send."""
+        return _PinnedHTTPSConnection(
+            self.proxy.domain,
+            address=(HOST, self.proxy.port),
+            source=self.source,
+            context=self.context,
+            timeout=timeout,
+        )
+
     def cookie_header(self) -> str:
         return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.cookies)
 

@@ -81,13 +81,14 @@ class Served:
         self.servers.append(server)
         return server
 
-    def tracebacks(self) -> list[str]:
+    def tracebacks(self, servers: list[AsgiServer] | None = None) -> list[str]:
         """Log lines of every server started here that report an unhandled exception. The
         tracebacks under an EXPECTED_TRACEBACK_RECORDS record (a failed health check, a
-        refused Host header) are not one.
+        refused Host header) are not one. `servers` narrows the search to those (a module
+        whose servers are its own, beside other modules' on the same worker).
         """
         found = []
-        for server in self.servers:
+        for server in self.servers if servers is None else servers:
             in_expected_record = False
             for line in server.log().splitlines():
                 if LOG_RECORD_START.match(line):

@@ -216,6 +216,32 @@ def test_an_unknown_name_gets_no_certificate(proxy):
         context.wrap_socket(sock, server_hostname="other.example.test")
 
 
+def test_the_proxy_refuses_oversized_headers_and_bodies(proxy):
+    """deploy/nginx.conf's limits: 8 KiB per header line, 32 KiB of headers, 1 MiB of
+    body (announced: refused before a byte of it is read).
+    """
+    client = ProxyClient(proxy)
+
+    def health_with(headers: dict[str, str]) -> int:
+        url = f"{proxy.base_url}/health/"
+        return client.open(urllib.request.Request(url, headers=headers))[0]
+
+    assert health_with({f"X-Pad-{i}": "a" * 7000 for i in range(3)}) == 200
+    assert health_with({"X-Long": "a" * 9000}) == 400
+    assert health_with({f"X-Pad-{i}": "a" * 7000 for i in range(5)}) == 400
+
+    connection = client.connection()
+    try:
+        connection.putrequest("POST", "/accounts/login/")
+        connection.putheader("Content-Type", "application/x-www-form-urlencoded")
+        connection.putheader("Content-Length", str(2 * 1024 * 1024))
+        connection.endheaders()
+        response = connection.getresponse()
+        assert response.status == 413
+    finally:
+        connection.close()
+
+
 def test_each_app_host_answers_health_by_ip_and_nothing_else(app_hosts):
     for server in app_hosts:
         status, body = health(server.base_url)
@@ -282,7 +308,7 @@ def test_wss_chat_between_clients_on_different_app_hosts(served, proxy, app_host
     run_async(scenario())
     # least_conn: the second socket went to the host that held none.
     assert [handshakes(server, room) for server in app_hosts] == [1, 1]
-    assert served.tracebacks() == []
+    assert served.tracebacks(app_hosts) == []
 
 
 # --- a real browser through the proxy ------------------------------------------------------
@@ -344,7 +370,7 @@ def test_browser_logs_in_over_https_and_chats_over_wss_across_hosts(
     finally:
         first_context.close()
         second_context.close()
-    assert served.tracebacks() == []
+    assert served.tracebacks(app_hosts) == []
 
 
 @pytest.mark.parametrize("e2e_name", ["defaults"], indirect=True, scope="module")
@@ -372,7 +398,7 @@ def test_a_page_comes_back_at_once_after_its_host_restarts(browser, served, prox
             if server.process.poll() is not None:
                 server.start()
                 proxy.host_back()
-    assert served.tracebacks() == []
+    assert served.tracebacks(app_hosts) == []
 
 
 # --- rolling restart -----------------------------------------------------------------------
@@ -504,7 +530,7 @@ def test_rolling_restart_moves_every_client_to_the_other_host(
     finally:
         stopped.start()
         proxy.host_back()
-    assert served.tracebacks() == []
+    assert served.tracebacks(app_hosts) == []
 
 
 # --- the database goes away -----------------------------------------------------------------
@@ -531,4 +557,4 @@ def test_a_database_outage_turns_health_503_naming_it_and_recovers(served, proxy
     for server in app_hosts:
         wait_until(lambda s=server: health(s.base_url)[0] == 200, timeout=10, what="recovery")
     assert ProxyClient(proxy).open("/accounts/login/")[0] == 200
-    assert served.tracebacks() == []
+    assert served.tracebacks(app_hosts) == []
