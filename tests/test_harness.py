@@ -10,7 +10,7 @@ import pytest
 
 from harness import HarnessError, baking
 from harness.baking import BakeCache
-from harness.hosts import Hosts
+from harness.hosts import Hosts, Loopback
 from harness.served import Served
 from harness.servers import Server, TcpRelay, production_command
 from harness.variants import VARIANTS, variant, variant_id
@@ -130,12 +130,19 @@ def test_tracebacks_leave_out_expected_records_but_find_a_crash(tmp_path):
     ]
 
 
-def test_topology_hosts_serve_on_their_own_address_and_leave_nothing_behind(tmp_path):
-    """A host of `harness.hosts` (a network namespace, or a loopback address where the
-    machine refuses namespaces) runs a server reachable at its address, reaches the
-    gateway's services, and close() removes what it made.
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: Hosts.create("h", 1), id="namespaces-where-allowed"),
+        pytest.param(lambda: Loopback(1), id="loopback-fallback"),
+    ],
+)
+def test_topology_hosts_serve_on_their_own_address_and_leave_nothing_behind(make, tmp_path):
+    """A host of `harness.hosts` (a network namespace, or the loopback address the
+    topology falls back to where the machine refuses namespaces) runs a server reachable
+    at its address, reaches the gateway's services, and close() removes what it made.
     """
-    hosts = Hosts.create("h", 1)
+    hosts = make()
     try:
         (address,) = hosts.addresses
         with socket.create_server((hosts.gateway, 0)) as service:
