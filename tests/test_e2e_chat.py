@@ -205,8 +205,10 @@ def test_reconnecting_does_not_reset_the_rate_limit(served, limited):
         started = time.monotonic()
         for _ in range(20):
             async with await connect(limited, f"/ws/chat/{room()}/", headers) as socket:
-                for _ in range(10):
-                    await send_json(socket, {"type": "ping"})
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    # A busy machine may see the server close it (4429) mid-burst.
+                    for _ in range(10):
+                        await send_json(socket, {"type": "ping"})
                 events, _ = await drain(socket, limit=10)
                 answered += sum(event == {"type": "pong"} for event in events)
         return answered, time.monotonic() - started
