@@ -229,6 +229,15 @@ class Uvicorn(AsgiServer):
         return [str(self.python), "-m", "uvicorn", *arguments]
 
 
+class Runserver(AsgiServer):
+    """`manage.py runserver` (daphne's), as a developer runs it: with its autoreloader."""
+
+    name = "runserver"
+
+    def command(self) -> list[str]:
+        return [str(self.python), "manage.py", "runserver", f"{self.host}:{self.port}"]
+
+
 class RawWebsockets(Server):
     """The benchmark's reference: a bare `websockets` server speaking the chat protocol."""
 

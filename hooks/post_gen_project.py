@@ -18,6 +18,7 @@ SLUG = CONTEXT["project_slug"]
 OWNED_PATHS: dict[tuple[str, object], list[str]] = {
     ("use_redis", True): [
         "config/redis.py",
+        f"{SLUG}/core/checks.py",
         "compose/redis.yaml",
         "tests/test_redis.py",
         "tests/test_chat_redis.py",

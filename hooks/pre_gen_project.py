@@ -7,6 +7,7 @@ import json
 import keyword
 import re
 import sys
+import unicodedata
 import zoneinfo
 
 CONTEXT = json.loads(r"""{{ cookiecutter | tojson }}""")
@@ -56,22 +57,47 @@ VERSION = re.compile(
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def suggest_slug(text: str) -> str:
+    """A valid slug made from `text` (what the user typed), to offer in an error message."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    slug = "_".join(words)[:MAX_SLUG_LENGTH].strip("_") or "realtime_project"
+    if slug[0].isdigit():
+        slug = f"project_{slug}"[:MAX_SLUG_LENGTH]
+    if keyword.iskeyword(slug) or keyword.issoftkeyword(slug) or shadows(slug):
+        slug = f"{slug}_service"[:MAX_SLUG_LENGTH]
+    return slug
+
+
+def shadows(slug: str) -> bool:
+    return slug in sys.stdlib_module_names or slug in RESERVED_NAMES
+
+
 def check_slug(slug: str) -> list[str]:
-    hint = "use lowercase ASCII letters, digits and _, starting with a letter (realtime_project)"
+    hint = "use lowercase ASCII letters, digits and _, starting with a letter"
     if not slug:
         return [f"project_slug is empty: {hint}."]
     identifier = slug.isascii() and slug.isidentifier() and not slug.startswith("_")
     if not identifier or slug != slug.lower():
-        return [f"project_slug {slug!r} is not a valid Python package name: {hint}."]
+        return [
+            f"project_slug {slug!r} is not a valid Python package name: {hint}, "
+            f"e.g. {suggest_slug(slug)}."
+        ]
     if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
-        return [f"project_slug {slug!r} is a Python keyword: choose another name."]
-    if slug in sys.stdlib_module_names or slug in RESERVED_NAMES:
+        return [
+            f"project_slug {slug!r} is a Python keyword: choose another name, "
+            f"e.g. {suggest_slug(slug)}."
+        ]
+    if shadows(slug):
         return [
             f"project_slug {slug!r} would shadow the module {slug!r} that the project "
-            f"imports: choose another name, e.g. {slug}_service."
+            f"imports: choose another name, e.g. {suggest_slug(slug)}."
         ]
     if len(slug) > MAX_SLUG_LENGTH:
-        return [f"project_slug is {len(slug)} characters long: use at most {MAX_SLUG_LENGTH}."]
+        return [
+            f"project_slug is {len(slug)} characters long: use at most {MAX_SLUG_LENGTH}, "
+            f"e.g. {suggest_slug(slug)}."
+        ]
     return []
 
 

@@ -1,5 +1,6 @@
 """Properties of a bake that are not about one variant: secrets, licenses, names, speed."""
 
+import fnmatch
 import json
 import re
 import subprocess
@@ -85,6 +86,15 @@ def test_slug_is_derived_from_the_project_name(cookies):
     assert (project / "cafe_live_feed_2" / "core" / "views.py").exists()
 
 
+def test_the_auth_prompt_says_it_guards_pages_as_well_as_websockets():
+    """With use_auth every page but /health/ and the login page needs a login, not only
+    the websockets (LoginRequiredMiddleware).
+    """
+    prompts = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["__prompts__"]
+
+    assert "pages and websockets" in prompts["use_auth"]
+
+
 def test_quotes_in_free_text_stay_valid_toml_and_python(cookies):
     import tomllib
 
@@ -119,14 +129,16 @@ def test_timezone_reaches_the_settings(cookies):
 
 
 def rendered_template_files() -> list[Path]:
-    """The project template's files Cookiecutter renders (Django templates and static files
-    are copied as they are).
+    """The project template's files Cookiecutter renders: not those `_copy_without_render`
+    names (Django templates, static files, files served at the site's root).
     """
     root = TEMPLATE_DIR / "{{cookiecutter.project_slug}}"
+    copied = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["_copy_without_render"]
     return [
         path
         for path in sorted(root.rglob("*"))
-        if path.is_file() and "templates" not in path.parts and "static" not in path.parts
+        if path.is_file()
+        and not any(fnmatch.fnmatch(path.relative_to(root).as_posix(), p) for p in copied)
     ]
 
 

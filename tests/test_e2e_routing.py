@@ -45,10 +45,14 @@ def test_unknown_paths_are_refused_with_403(server, headers, path):
     assert asyncio.run(refused_status(server, path, headers)) == 403
 
 
-def test_pages_are_served(server, served):
+def test_pages_static_files_and_the_favicon_are_served_quietly(server, served):
     status, _, _ = http_get(f"{server.base_url}/")
     assert status == (302 if served.auth else 200)
     assert http_get(f"{server.base_url}/static/css/site.css")[0] == 200
+    status, headers, _ = http_get(f"{server.base_url}/favicon.ico")
+    assert (status, headers["Content-Type"]) == (200, "image/x-icon")
+    # Django's warning about WhiteNoise's synchronous file iterators is expected, silenced.
+    assert "Warning" not in server.log()
 
 
 def test_pages_carry_a_content_security_policy_without_inline_script(server):

@@ -12,7 +12,7 @@ import pytest
 from harness.client import connect, drain, http_get, refused_status
 from harness.commands import clean_env
 from harness.served import Served
-from harness.servers import Uvicorn
+from harness.servers import Runserver, Uvicorn, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -67,6 +67,30 @@ def test_local_settings_do_read_the_dot_env(served):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == key
+
+
+def test_runserver_says_each_thing_once(served):
+    """The development server as a developer reads it: one line per request, the in-memory
+    layer pointed out once (no REDIS_URL), no warning, a favicon.
+    """
+    server = served.new_server(
+        Runserver,
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        REDIS_URL="",
+    )
+    paths = ["/accounts/login/", "/favicon.ico", "/static/css/site.css"]
+    with server:
+        for path in paths:
+            assert http_get(f"{server.base_url}{path}")[0] == 200, path
+        wait_until(lambda: f"GET {paths[-1]} " in server.log(), timeout=10, what="the last line")
+        log = server.log()
+
+    for path in paths:
+        assert log.count(f"GET {path} ") == 1, log
+    assert log.count("(core.I001)") == 1, log
+    assert log.count("Watching for file changes") == 1, log
+    assert "Warning" not in log, log
 
 
 def test_production_refuses_a_wildcard_allowed_host(served):

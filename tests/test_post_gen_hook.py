@@ -80,6 +80,8 @@ def test_main_prunes_a_copy_and_writes_a_fresh_secret(tmp_path, hook):
     shutil.copytree(PROJECT_TEMPLATE, project)
     (project / "realtime_project").mkdir()  # the rendered name of the package folder
     (project / "realtime_project" / "chat").mkdir()
+    (project / "realtime_project" / "core").mkdir()
+    (project / "realtime_project" / "core" / "checks.py").touch()
     (project / "realtime_project" / "templates" / "registration").mkdir(parents=True)
     answers = context(use_redis=False, include_sample_consumer=False, use_docker=False)
 
@@ -88,6 +90,7 @@ def test_main_prunes_a_copy_and_writes_a_fresh_secret(tmp_path, hook):
     assert not (project / "config" / "redis.py").exists()
     assert not (project / "Dockerfile").exists()
     assert not (project / "realtime_project" / "chat").exists()
+    assert not (project / "realtime_project" / "core" / "checks.py").exists()
     assert (project / "realtime_project" / "templates" / "registration").exists()
     env = (project / ".env").read_text()
     assert env.startswith("DJANGO_SECRET_KEY=")

@@ -1,6 +1,8 @@
 """The pre-generation hook, rendered and imported the way cookiecutter runs it."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from .hooks import context, load_hook
 
@@ -44,6 +46,39 @@ def test_bad_slugs_are_rejected_with_a_reason(hook, slug, message):
     assert len(found) == 1
     assert message in found[0]
     assert "project_slug" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("slug", "suggestion"),
+    [
+        ("My-Project", "my_project"),
+        ("1project", "project_1project"),
+        ("_private", "private"),
+        ("café", "cafe"),
+        ("../escape", "escape"),
+        ("Ünïcode Chat!", "unicode_chat"),
+        ("class", "class_service"),
+        ("json", "json_service"),
+        ("---", "realtime_project"),
+        ("a" * 31, "a" * 30),
+    ],
+)
+def test_a_bad_slug_is_answered_with_a_slug_made_from_it(hook, slug, suggestion):
+    (problem,) = hook.problems(context(project_slug=slug))
+
+    assert problem.endswith(f"e.g. {suggestion}.")
+    assert hook.problems(context(project_slug=suggestion)) == []
+
+
+@pytest.fixture(scope="module")
+def shared_hook(tmp_path_factory):
+    return load_hook("pre_gen_project", tmp_path_factory.mktemp("hook"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=60))
+def test_every_suggested_slug_is_accepted(shared_hook, text):
+    assert shared_hook.check_slug(shared_hook.suggest_slug(text)) == []
 
 
 @pytest.mark.parametrize("slug", ["chat_service", "a", "a" * 30, "realtime2"])

@@ -53,6 +53,11 @@ def expected_paths(variant: dict[str, object]) -> dict[str, bool]:
         ".env": True,
         ".gitignore": True,
         f"{SLUG}/core/views.py": True,
+        f"{SLUG}/users/models.py": True,
+        f"{SLUG}/users/admin.py": True,
+        f"{SLUG}/users/migrations/0001_initial.py": True,
+        "tests/test_users.py": True,
+        f"{SLUG}/public/favicon.ico": True,
         "tests/test_health.py": True,
         "config/redis.py": redis,
         "tests/test_redis.py": redis,
@@ -129,7 +134,8 @@ def test_dependencies_are_exactly_what_the_variant_uses(project, variant):
     assert ('"psycopg[binary]>=' in pyproject) == (variant["database"] == "postgresql")
     production_server = ('"uvicorn>=', '"uvloop>=', '"httptools>=', '"websockets>=')
     everywhere = ('"django>=5.2', '"channels>=4.3.2"', '"daphne>=4.2.3"', '"django-csp>=4.0"')
-    for required in (*everywhere, *production_server):
+    security_floors = ('"twisted>=24.7.0"', '"h11>=0.16.0"', '"sqlparse>=0.5.0"')
+    for required in (*everywhere, *production_server, *security_floors):
         assert required in pyproject
 
 

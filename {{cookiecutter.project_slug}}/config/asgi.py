@@ -9,6 +9,7 @@ then the URL router, whose last route refuses unknown paths with 403.
 """
 
 import os
+import warnings
 
 {% if cookiecutter.use_auth -%}
 from channels.auth import AuthMiddlewareStack
@@ -19,6 +20,15 @@ from django.core.asgi import get_asgi_application
 # Fail safe: without an explicit choice, run with production settings, which refuse
 # to start without a real secret key.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+
+# WhiteNoise serves static files through synchronous iterators, which Django's ASGI handler
+# reads in a worker thread (the project's static files are small) and warns about once per
+# process: an expected cost, not a fault, so that one warning is silenced.
+warnings.filterwarnings(
+    "ignore",
+    message="StreamingHttpResponse must consume synchronous iterators",
+    module="django.core.handlers.asgi",
+)
 
 # Set Django up before importing consumers, which may import models.
 django_asgi_app = get_asgi_application()

@@ -1,6 +1,6 @@
 """Shared fixtures: handshake headers, websocket communicators."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
 
-from .support import ORIGIN
+from .support import ORIGIN, close_other_connections, require_database_server
 
 Headers = list[tuple[bytes, bytes]]
 Connect = Callable[..., Awaitable[tuple[WebsocketCommunicator, bool]]]
@@ -42,6 +42,24 @@ def other_user() -> dict[str, Any]:
     """connect() arguments of another user: guests are told apart by their address."""
     return {"client": ("192.0.2.7", 50000)}
 {%- endif %}
+
+
+@pytest.fixture(scope="session")
+def database_server(django_db_blocker) -> None:
+    with django_db_blocker.unblock():
+        require_database_server()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    database_server: None, django_db_setup: None, django_db_blocker
+) -> Iterator[None]:
+    """pytest-django's test database, made once the database server is known to answer,
+    and left by every connection before it is dropped.
+    """
+    yield
+    with django_db_blocker.unblock():
+        close_other_connections()
 
 
 @pytest.fixture

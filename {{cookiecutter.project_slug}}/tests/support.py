@@ -6,10 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 import hypothesis
 import pytest
+from django.db import OperationalError, connection
 
 import config.settings
 
@@ -25,11 +26,46 @@ def require_service(variable: str) -> str:
     """
     url = os.environ.get(variable, "")
     if not url:
-        reason = f"{variable} is not set: this test needs the real service"
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
-        pytest.skip(reason)
+        service_missing(f"{variable} is not set: this test needs the real service")
     return url
+
+
+def service_missing(reason: str) -> NoReturn:
+    """Skip the test, saying why; fail it under REQUIRE_SERVICES=1 (as in CI)."""
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def require_database_server() -> None:
+    """The project's database must answer before the tests use it (a SQLite file always
+    does). Without it the tests that need the database skip, saying why, instead of
+    erroring one by one; under REQUIRE_SERVICES=1 they fail.
+    """
+    if connection.vendor == "sqlite":
+        return
+    database = connection.settings_dict
+    where = f"{database['NAME']} on {database['HOST'] or 'localhost'}:{database['PORT'] or 5432}"
+    try:
+        connection.ensure_connection()
+    except OperationalError as error:
+        service_missing(f"the database {where} does not answer ({error}): start or create it")
+    finally:
+        connection.close()
+
+
+def close_other_connections() -> None:
+    """End the test database's other sessions: database work run for websockets in worker
+    threads keeps those threads' connections open, and PostgreSQL refuses to drop a
+    database in use.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 # The environment variables the settings read.

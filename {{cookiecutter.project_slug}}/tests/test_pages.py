@@ -17,6 +17,13 @@ def test_unknown_page_is_not_found(page_client):
     assert page_client.get("/no-such-page/").status_code == 404
 
 
+def test_the_favicon_browsers_ask_for_is_served_to_anyone(client):
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"\x00\x00\x01\x00")
+
+
 def test_stylesheet_is_a_static_file():
     assert finders.find("css/site.css")
 
@@ -41,3 +48,13 @@ def test_every_page_carries_a_content_security_policy_without_inline_script(page
         assert "unsafe-inline" not in policy, path
         assert directives["frame-ancestors"] == "'none'", path
         assert directives["object-src"] == "'none'", path
+{%- if not cookiecutter.include_sample_consumer %}
+
+
+def test_home_page_says_where_websocket_consumers_go(page_client):
+    """Without the sample chat there is no room to link to: the page names the seam."""
+    page = page_client.get("/").content.decode()
+
+    assert "config/routing.py" in page
+    assert "/chat/" not in page
+{%- endif %}

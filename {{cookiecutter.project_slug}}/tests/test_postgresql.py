@@ -1,16 +1,11 @@
-"""The PostgreSQL database, against the real server at DATABASE_URL."""
+"""The PostgreSQL database, the real server of DATABASE_URL (or of the default URL): the
+whole suite runs on it, these tests say so.
+"""
 
 import pytest
 from django.db import connection
 
-from .support import require_service
-
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _postgresql() -> None:
-    require_service("DATABASE_URL")
 
 
 def test_suite_runs_on_postgresql():

@@ -8,7 +8,9 @@ import pytest
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.core.checks import INFO, run_checks
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 from redis.asyncio import Connection, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -196,16 +198,30 @@ async def test_a_burst_waits_for_the_pool_instead_of_opening_connections(redis_u
     assert 0 < max(seen) <= 5
 
 
-async def test_idle_receive_outlasts_redis_clients_default_timeout(layer):
-    """An idle reader waits past redis-py 8's 5 s default socket timeout, then receives."""
-    channel = await layer.new_channel()
-    receiving = asyncio.ensure_future(layer.receive(channel))
-    await asyncio.sleep(RedisChannelLayer.brpop_timeout + 1.5)
-    assert not receiving.done(), receiving.exception() if receiving.done() else None
+async def test_idle_receive_outlasts_redis_clients_default_timeout(redis_url):
+    """An idle reader waits past redis-py 8's 5 s default socket timeout, then receives.
+    Both layers wait at once: the wait is the test.
+    """
 
-    await layer.send(channel, {"type": "test.message", "text": "still listening"})
+    async def idle_then_receive(layer) -> str:
+        channel = await layer.new_channel()
+        receiving = asyncio.ensure_future(layer.receive(channel))
+        await asyncio.sleep(RedisChannelLayer.brpop_timeout + 1.5)
+        assert not receiving.done(), receiving.exception() if receiving.done() else None
+        await layer.send(channel, {"type": "test.message", "text": "still listening"})
+        return (await asyncio.wait_for(receiving, timeout=5))["text"]
 
-    assert (await asyncio.wait_for(receiving, timeout=5))["text"] == "still listening"
+    core, pubsub = (
+        import_string(config["BACKEND"])(**config["CONFIG"])
+        for config in (redis_channel_layer(redis_url, kind) for kind in ("core", "pubsub"))
+    )
+    try:
+        received = await asyncio.gather(idle_then_receive(core), idle_then_receive(pubsub))
+    finally:
+        await core.close_pools()
+        await pubsub.flush()
+
+    assert received == ["still listening", "still listening"]
 
 
 async def test_health_check_leaves_no_channel_behind(layer, kind):
@@ -248,11 +264,21 @@ def test_production_requires_redis_url(monkeypatch):
         load_settings("production", env, monkeypatch)
 
 
-def test_local_settings_fall_back_to_memory_with_a_warning(monkeypatch):
-    with pytest.warns(UserWarning, match="REDIS_URL is not set"):
-        local = load_settings("local", {}, monkeypatch)
+def test_local_settings_fall_back_to_memory_and_a_system_check_says_so(monkeypatch, settings):
+    local = load_settings("local", {}, monkeypatch)
+    settings.CHANNEL_LAYERS = local.CHANNEL_LAYERS
+
+    (message,) = [m for m in run_checks() if m.id == "core.I001"]
 
     assert local.CHANNEL_LAYERS["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
+    assert "REDIS_URL" in message.hint
+    assert message.level == INFO  # shown by runserver and `check`, failing neither
+
+
+def test_the_channel_layer_check_is_silent_when_redis_is_configured(settings):
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer("redis://cache.internal:6379/1")}
+
+    assert [m.id for m in run_checks() if m.id.startswith("core.")] == []
 
 
 def test_settings_use_redis_when_redis_url_is_set(monkeypatch):

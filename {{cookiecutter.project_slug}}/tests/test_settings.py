@@ -65,8 +65,6 @@ def test_production_requires_allowed_hosts(monkeypatch):
         load_settings("production", env, monkeypatch)
 
 
-# Where the project uses Redis, local settings warn about the in-memory fallback (tested there).
-@pytest.mark.filterwarnings("ignore:REDIS_URL is not set")
 def test_local_settings_need_no_environment(monkeypatch):
     local = load_settings("local", {}, monkeypatch)
 
@@ -75,7 +73,6 @@ def test_local_settings_need_no_environment(monkeypatch):
     assert "localhost" in local.ALLOWED_HOSTS
 
 
-@pytest.mark.filterwarnings("ignore:REDIS_URL is not set")
 def test_empty_variables_mean_their_defaults(monkeypatch):
     """As in a .env copied from .env.example without filling every line in."""
     env = {"DATABASE_URL": "", "DJANGO_ALLOWED_HOSTS": "", "DJANGO_SECRET_KEY": ""}
@@ -102,7 +99,6 @@ def test_production_never_reads_dot_env(monkeypatch):
     assert dot_env_reads("production", env, monkeypatch) == []
 
 
-@pytest.mark.filterwarnings("ignore:REDIS_URL is not set")
 def test_local_settings_read_dot_env(monkeypatch):
     reads = dot_env_reads("local", {"DJANGO_READ_DOT_ENV": "1"}, monkeypatch)
 

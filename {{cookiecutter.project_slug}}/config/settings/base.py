@@ -37,7 +37,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "{{ cookiecutter.project_slug }}.core",
+    "{{ cookiecutter.project_slug }}.users",
 ]
+
+# The project's own user model, from the first migration on (users/models.py).
+AUTH_USER_MODEL = "users.User"
 
 MIDDLEWARE = [
     # First: /health/ answers probes by IP and over plain HTTP (core/health.py).
@@ -168,6 +172,8 @@ STORAGES = {
     # Hashed, compressed names: cache forever. Needs `collectstatic` unless DEBUG is on.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Files browsers ask for at the site's root (/favicon.ico), under their own names.
+WHITENOISE_ROOT = APPS_DIR / "public"
 {%- if cookiecutter.include_sample_consumer %}
 
 # The sample chat. Its rate limit and socket count are per user (the client address for
@@ -180,8 +186,12 @@ WS_MAX_MESSAGE_CHARS = env.int("WS_MAX_MESSAGE_CHARS", default=2000)
 WS_MAX_BAD_MESSAGES = env.int("WS_MAX_BAD_MESSAGES", default=10)
 {%- endif %}
 
-# Logging: keep Django's and daphne's loggers, so "Exception inside application"
-# tracebacks and refused websocket handshakes reach the console.
+# Logging: one console handler, on the root logger. Django's and daphne's loggers stay
+# enabled, so "Exception inside application" tracebacks and refused websocket handshakes
+# reach it; the "django" logger loses the handlers Django gives it by default, with which
+# each of its records (runserver's request lines among them) printed twice. Errors are
+# logged there too, not mailed (ADMINS is not set).
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -191,5 +201,6 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {"django": {"handlers": [], "level": LOG_LEVEL, "propagate": True}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }

@@ -1,8 +1,6 @@
 """Settings for development on a laptop: `python manage.py runserver`."""
 {%- if cookiecutter.use_redis %}
 
-import warnings
-
 from config.redis import channel_layer_from_env
 {%- endif %}
 
@@ -18,15 +16,9 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-local-develop
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 {%- if cookiecutter.use_redis %}
 
-# Redis when REDIS_URL is set; otherwise base's in-memory layer, with a warning.
+# Redis when REDIS_URL is set; otherwise base's in-memory layer, which a system check
+# (core/checks.py) points out.
 redis_layer = channel_layer_from_env(env)
 if redis_layer:
     CHANNEL_LAYERS = {"default": redis_layer}
-else:
-    warnings.warn(
-        "REDIS_URL is not set: using the in-memory channel layer, which only reaches "
-        "consumers of this one process. Set REDIS_URL (see .env.example) to test "
-        "broadcasts across processes.",
-        stacklevel=1,
-    )
 {%- endif %}

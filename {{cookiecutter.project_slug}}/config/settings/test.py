@@ -1,19 +1,19 @@
-"""Settings for the test suite: hermetic by default (in-memory channel layer, SQLite).
+"""Settings for the test suite: the in-memory channel layer, and the project's database.
 
-DATABASE_URL, when set, runs the whole suite on that database (PostgreSQL in CI);
-the tests that need a real Redis read REDIS_URL themselves.
+The database is base's, the one the project runs on (DATABASE_URL, or the default URL):
+Django's test runner puts an in-memory database in place of a SQLite file, and creates a
+test_ database beside a PostgreSQL one, dropped afterwards. The tests that need a real
+Redis read REDIS_URL themselves.
 """
 
 from .base import *  # noqa: F403
-from .base import IN_MEMORY_CHANNEL_LAYER, env
+from .base import IN_MEMORY_CHANNEL_LAYER
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key-not-used-anywhere-else"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "localhost"]
 
 CHANNEL_LAYERS = {"default": IN_MEMORY_CHANNEL_LAYER}
-DATABASE_URL = env.str("DATABASE_URL", default="") or "sqlite://:memory:"
-DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 
 # Every health request runs the checks: tests change what they check between requests.
 HEALTH_CACHE_SECONDS = 0
