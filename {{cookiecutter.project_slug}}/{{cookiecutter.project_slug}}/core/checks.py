@@ -18,8 +18,7 @@ def channel_layer_reaches_other_processes(**kwargs: Any) -> list[CheckMessage]:
         return []
     return [
         Info(
-            "The in-memory channel layer is in use: it only reaches consumers of this one "
-            "process.",
+            "The in-memory channel layer is in use: it only reaches consumers of this one process.",
             hint="Set REDIS_URL (see .env.example) to use Redis, as production does.",
             id="core.I001",
         )
