@@ -1,12 +1,17 @@
-"""Prune the files of every feature the user did not choose, and write per-project secrets.
+"""Prune the files of every feature the user did not choose, write per-project secrets,
+and record where the project came from (`.cruft.json`).
 
-Needs no network, no Docker and no installs. The secret key is made here, not in
-cookiecutter.json, so it never lands in cookiecutter's replay file.
+Needs no network, no Docker and no installs (git, when present, names the template's
+commit). The secret key is made here, not in cookiecutter.json, so it never lands in
+cookiecutter's replay file; `.env` and `.cruft.json` are left out of template updates
+(`[tool.cruft] skip` in the project's pyproject.toml).
 """
 
 import json
+import os
 import secrets
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -102,10 +107,73 @@ def write_env_file(root: Path) -> None:
     (root / ".env").write_text(f"DJANGO_SECRET_KEY={key}\nDJANGO_DEBUG=true\n", encoding="utf-8")
 
 
+# cookiecutter's built-in abbreviations, expanded so that cruft (which clones the URL as
+# it is) can find the template again.
+ABBREVIATIONS = {
+    "gh:": "https://github.com/{}.git",
+    "gl:": "https://gitlab.com/{}.git",
+    "bb:": "https://bitbucket.org/{}",
+}
+
+
+def template_source(context: dict) -> tuple[str, str | None]:
+    """Where the template came from, as cruft clones it, and its commit when known: cruft
+    renders with both in the context; cookiecutter leaves its checkout at `_repo_dir`
+    (a clone of a URL, or the local folder, as the user typed it).
+    """
+    template = str(context.get("_template", ""))
+    if "_commit" in context:
+        return template, context["_commit"]
+    for prefix, url in ABBREVIATIONS.items():
+        if template.startswith(prefix):
+            template = url.format(template.removeprefix(prefix))
+    repo_dir = Path(str(context.get("_repo_dir", "")))
+    if not repo_dir.is_absolute():
+        # This hook runs in the new project: a relative path is the user's shell's.
+        repo_dir = Path(os.environ.get("PWD", "/nonexistent")) / repo_dir
+    if not (repo_dir / "cookiecutter.json").is_file():
+        return template, None
+    if "://" not in template and not template.startswith("git@"):
+        template = str(repo_dir.resolve())  # a local template: its absolute path
+    return template, git_head(repo_dir)
+
+
+def git_head(directory: Path) -> str | None:
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(directory), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout.strip() or None
+
+
+def write_cruft_file(root: Path, context: dict) -> None:
+    """`.cruft.json` as `cruft create` writes it: the template, its commit and the answers
+    (cookiecutter's private keys and local paths left out), so `cruft update` can work.
+    """
+    template, commit = template_source(context)
+    answers = {key: value for key, value in context.items() if not key.startswith("_")}
+    state = {
+        "template": template,
+        "commit": commit,
+        "checkout": context.get("_checkout"),
+        "context": {"cookiecutter": {**answers, "_template": template, "_commit": commit}},
+        "directory": None,
+    }
+    text = json.dumps(state, ensure_ascii=False, indent=2, separators=(",", ": "))
+    (root / ".cruft.json").write_text(text + "\n", encoding="utf-8")
+
+
 def main(root: Path, context: dict) -> int:
     for relative in paths_to_remove(context):
         remove(root, relative)
     write_env_file(root)
+    write_cruft_file(root, context)
     return 0
 
 

@@ -1,6 +1,7 @@
 """The post-generation hook: the pruning table and the per-project secret."""
 
 import itertools
+import json
 import shutil
 
 import pytest
@@ -102,3 +103,37 @@ def test_main_prunes_a_copy_and_writes_a_fresh_secret(tmp_path, hook):
 def test_a_table_entry_missing_from_the_template_is_an_error(tmp_path, hook):
     with pytest.raises(FileNotFoundError, match="the pruning table names"):
         hook.remove(tmp_path, "no/such/file")
+
+
+@pytest.mark.parametrize(
+    ("given", "recorded"),
+    [
+        (
+            "gh:example/cookiecutter-django-channels",
+            "https://github.com/example/cookiecutter-django-channels.git",
+        ),
+        ("gl:example/template", "https://gitlab.com/example/template.git"),
+        ("https://git.example.com/template.git", "https://git.example.com/template.git"),
+    ],
+)
+def test_the_cruft_file_names_the_template_as_git_can_clone_it(hook, given, recorded):
+    template, commit = hook.template_source({"_template": given, "_repo_dir": "/nonexistent"})
+
+    assert (template, commit) == (recorded, None)
+
+
+def test_under_cruft_the_cruft_file_takes_crufts_template_and_commit(hook):
+    context = {"_template": "https://example.com/t.git", "_commit": "0123abc"}
+
+    assert hook.template_source(context) == ("https://example.com/t.git", "0123abc")
+
+
+def test_the_cruft_file_holds_the_answers_and_no_local_path(tmp_path, hook):
+    answers = {**context(), "_output_dir": "/home/someone/projects", "_repo_dir": "/nonexistent"}
+
+    hook.write_cruft_file(tmp_path, {**answers, "_template": "gh:example/t"})
+
+    state = json.loads((tmp_path / ".cruft.json").read_text())
+    assert state["template"] == "https://github.com/example/t.git"
+    assert state["context"]["cookiecutter"]["project_slug"] == "realtime_project"
+    assert "/home/someone" not in json.dumps(state)

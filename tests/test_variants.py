@@ -51,6 +51,7 @@ def expected_paths(variant: dict[str, object]) -> dict[str, bool]:
         "Makefile": True,
         ".env.example": True,
         ".env": True,
+        ".cruft.json": True,
         ".gitignore": True,
         f"{SLUG}/core/views.py": True,
         f"{SLUG}/users/models.py": True,
@@ -115,7 +116,7 @@ def test_files_of_each_feature_exist_exactly_when_chosen(project, variant):
 
 
 def test_disabled_features_leave_no_trace(project, variant):
-    text = "\n".join(p.read_text(encoding="utf-8") for p in project.files())
+    text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in project.files())
     traces = {
         "channels_redis": variant["use_redis"],
         "channels-redis": variant["use_redis"],

@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 import hypothesis
 import pytest
-from django.db import OperationalError, connection
+from django.db import connection
 
 import config.settings
 
@@ -38,20 +38,21 @@ def service_missing(reason: str) -> NoReturn:
 
 
 def require_database_server() -> None:
-    """The project's database must answer before the tests use it (a SQLite file always
-    does). Without it the tests that need the database skip, saying why, instead of
-    erroring one by one; under REQUIRE_SERVICES=1 they fail.
+    """The project's database server must answer before the test run creates its test
+    database there (a SQLite file needs no server). Without it the tests that need the
+    database skip, saying why, instead of erroring one by one; under REQUIRE_SERVICES=1
+    they fail. The project's own database need not exist yet: like Django's test runner,
+    this asks the server's `postgres` database.
     """
     if connection.vendor == "sqlite":
         return
     database = connection.settings_dict
-    where = f"{database['NAME']} on {database['HOST'] or 'localhost'}:{database['PORT'] or 5432}"
+    where = f"{database['HOST'] or 'localhost'}:{database['PORT'] or 5432}"
+    params = {**connection.get_connection_params(), "dbname": "postgres", "connect_timeout": 5}
     try:
-        connection.ensure_connection()
-    except OperationalError as error:
-        service_missing(f"the database {where} does not answer ({error}): start or create it")
-    finally:
-        connection.close()
+        connection.Database.connect(**params).close()
+    except connection.Database.OperationalError as error:
+        service_missing(f"the {connection.vendor} server at {where} does not answer ({error})")
 
 
 def close_other_connections() -> None:
