@@ -4,6 +4,11 @@ reject and no conflict, `.env` untouched and pruned files still pruned.
 """
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +29,27 @@ SLUG = "realtime_project"
 # Files the default variant's options prune: they must stay away through every update.
 PRUNED = ["tests/test_postgresql.py", "compose/postgresql.yaml", "tests/test_chat_guests.py"]
 USER_EDIT = "\n# The team's own line, kept through template updates.\n"
+
+
+def test_the_readmes_bake_command_records_the_clone_it_ran_in(tmp_path):
+    """The template README's command, as written, run in a clone: the project lands beside
+    it and `.cruft.json` names the clone by its absolute path (typed as `.`).
+    """
+    readme = (TEMPLATE_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Bake a project", 1)[1]
+    command = re.search(r"```bash\n(.*?)\n```", section, re.S).group(1)
+    install, bake = command.split(" && ")
+    assert install.startswith("python3 -m pip install")
+    assert bake.startswith("cookiecutter ")
+    clone = TemplateRepository(tmp_path / "clone")
+    commit = clone.commit_working_tree("a clone")
+    bin_dir = Path(sys.executable).parent  # this environment's cookiecutter stands in for pip's
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+    subprocess.run(["bash", "-c", bake], cwd=clone.path, env=env, check=True, timeout=120)
+
+    recorded = json.loads((tmp_path / SLUG / ".cruft.json").read_text(encoding="utf-8"))
+    assert (recorded["template"], recorded["commit"]) == (str(clone.path), commit)
 
 
 def change_the_template(template: TemplateRepository) -> str:

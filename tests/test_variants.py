@@ -148,6 +148,21 @@ def test_ruff_format_is_clean(project):
     project.run(str(project.python), "-m", "ruff", "format", "--no-cache", "--check", ".")
 
 
+# `use_docker` and `ci` render no Python file and prune none: each combination of the
+# other options is type-checked once, in its variant with both.
+TYPED_VARIANTS = [v for v in VARIANTS if v["use_docker"] and v["ci"] == "github"]
+
+
+@pytest.mark.parametrize("variant", TYPED_VARIANTS, ids=variant_id)
+def test_mypy_is_clean(variant, bakery: Bakery, tmp_path):
+    """`make typecheck`: mypy with the Django plugin, on the project and its tests. Its
+    cache is the test's own: one shared between variants (same module names, other
+    contents) crashed mypy's Django plugin.
+    """
+    project = bakery.baked(variant)
+    project.run(str(project.python), "-m", "mypy", "--cache-dir", str(tmp_path / "mypy"), ".")
+
+
 def test_django_check_is_clean(project):
     project.manage("check", "--fail-level", "WARNING")
 

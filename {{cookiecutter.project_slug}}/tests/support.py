@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import hypothesis
 import pytest
@@ -46,13 +46,14 @@ def require_database_server() -> None:
     """
     if connection.vendor == "sqlite":
         return
+    driver = cast("Any", connection).Database  # the backend's DB-API module, unstubbed
     database = connection.settings_dict
     where = f"{database['HOST'] or 'localhost'}:{database['PORT'] or 5432}"
     params = {**connection.get_connection_params(), "dbname": "postgres", "connect_timeout": 5}
     try:
-        connection.Database.connect(**params).close()
-    except connection.Database.OperationalError as error:
-        service_missing(f"the {connection.vendor} server at {where} does not answer ({error})")
+        driver.connect(**params).close()
+    except driver.OperationalError as error:
+        service_missing(f"the PostgreSQL server at {where} does not answer ({error})")
 
 
 def close_other_connections() -> None:

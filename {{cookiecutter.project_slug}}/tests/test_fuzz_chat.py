@@ -50,7 +50,7 @@ frames = st.one_of(
 
 async def events_until(socket: WebsocketCommunicator, marker: str) -> list[dict]:
     """Every event the socket sends up to the chat message `marker`; fails if it closes."""
-    received = []
+    received: list[dict] = []
     while True:
         output = await socket.receive_output(timeout=5)
         assert output["type"] == "websocket.send", output

@@ -16,7 +16,7 @@ import websockets
 from config import server
 
 SERVE_TARGET = (Path(__file__).resolve().parent.parent / "Makefile").read_text(encoding="utf-8")
-WS_MAX_SIZE = int(re.search(r"--ws-max-size (\d+)", SERVE_TARGET).group(1))
+WS_MAX_SIZE = int(re.findall(r"--ws-max-size (\d+)", SERVE_TARGET)[0])
 
 
 async def hello(scope, receive, send) -> None:
@@ -179,4 +179,5 @@ async def test_websocket_messages_are_bounded(port):
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(socket_.recv(), timeout=5)
 
+    assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009  # message too big

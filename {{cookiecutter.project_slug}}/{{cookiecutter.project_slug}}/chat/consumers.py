@@ -5,7 +5,9 @@ with an error event and never crashes the consumer. Limits come from settings (W
 """
 
 import logging
-{% if not cookiecutter.use_auth -%}
+{% if cookiecutter.use_auth -%}
+from collections.abc import Awaitable, Callable
+{% else -%}
 import secrets
 {% endif -%}
 from typing import ClassVar
@@ -40,6 +42,9 @@ class Membership(SessionBoundMixin):
 
     user_name: str
     closing: bool
+    # Provided by the consumer this is mixed into (AsyncWebsocketConsumer, ChatConsumer).
+    accept: Callable[[], Awaitable[None]]
+    close_with: Callable[[CloseCode], Awaitable[None]]
 
     async def admit(self) -> bool:
         user = self.scope["user"]

@@ -108,7 +108,8 @@ class SessionStore(DatabaseSessionStore):
     expire_date: datetime.datetime | None = None
 
     def _get_session_from_db(self) -> Session | None:
-        session = super()._get_session_from_db()
+        # Django's own (private) loader, which django-stubs leaves out.
+        session = super()._get_session_from_db()  # type: ignore[misc]
         self.expire_date = session.expire_date if session is not None else None
         return session
 
