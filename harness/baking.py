@@ -36,10 +36,9 @@ def locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def bake(answers: Answers, output_dir: Path) -> Path:
-    """Bake the template with `answers` (the rest default) into `output_dir`, as
-    `cookiecutter --no-input` does, with a cookiecutter configuration of our own (no user
-    configuration read, replay files kept in `output_dir`).
+def cookiecutter_config(output_dir: Path) -> Path:
+    """A cookiecutter configuration of our own in `output_dir` (created): no user
+    configuration read, cloned templates and replay files kept in `output_dir`.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     config = output_dir / "cookiecutter-config.yaml"
@@ -48,6 +47,14 @@ def bake(answers: Answers, output_dir: Path) -> Path:
         f"replay_dir: {json.dumps(str(output_dir / 'replay'))}\n",
         encoding="utf-8",
     )
+    return config
+
+
+def bake(answers: Answers, output_dir: Path) -> Path:
+    """Bake the template with `answers` (the rest default) into `output_dir`, as
+    `cookiecutter --no-input` does, with a configuration of our own.
+    """
+    config = cookiecutter_config(output_dir)
     try:
         project = cookiecutter(
             str(TEMPLATE_DIR),

@@ -5,7 +5,6 @@ Plain functions, no pytest: the tests of the update path (tests/test_update_path
 what must hold after each step.
 """
 
-import json
 import os
 import re
 import shutil
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import HarnessError
+from harness.baking import cookiecutter_config
 from harness.commands import run
 from harness.variants import TEMPLATE_DIR, Answers
 
@@ -109,13 +109,7 @@ def bake_with_cookiecutter(template: Path, answers: Answers, output_dir: Path) -
     """`cookiecutter --no-input <template> key=value ...`, as a user runs it, with its own
     configuration (no user configuration read).
     """
-    output_dir.mkdir(parents=True, exist_ok=True)
-    config = output_dir / "cookiecutter-config.yaml"
-    config.write_text(
-        f"cookiecutters_dir: {json.dumps(str(output_dir / 'cookiecutters'))}\n"
-        f"replay_dir: {json.dumps(str(output_dir / 'replay'))}\n",
-        encoding="utf-8",
-    )
+    config = cookiecutter_config(output_dir)
     values = [
         f"{key}={'yes' if value is True else 'no' if value is False else value}"
         for key, value in answers.items()

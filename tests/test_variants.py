@@ -148,9 +148,25 @@ def test_ruff_format_is_clean(project):
     project.run(str(project.python), "-m", "ruff", "format", "--no-cache", "--check", ".")
 
 
-# `use_docker` and `ci` render no Python file and prune none: each combination of the
-# other options is type-checked once, in its variant with both.
+# `use_docker` and `ci` change no Python file (the next test holds them to it): each
+# combination of the other options is type-checked once, in its variant with both.
 TYPED_VARIANTS = [v for v in VARIANTS if v["use_docker"] and v["ci"] == "github"]
+
+
+def python_files(project: Baked) -> dict[str, str]:
+    return {
+        str(path.relative_to(project.path)): path.read_text(encoding="utf-8")
+        for path in project.files()
+        if path.suffix == ".py"
+    }
+
+
+@pytest.mark.parametrize("variant", TYPED_VARIANTS, ids=variant_id)
+def test_docker_and_ci_options_change_no_python_file(variant, bakery: Bakery):
+    typed = python_files(bakery.baked(variant))
+    for use_docker, ci in [(True, "none"), (False, "github"), (False, "none")]:
+        sibling = bakery.baked({**variant, "use_docker": use_docker, "ci": ci})
+        assert python_files(sibling) == typed, variant_id(sibling.answers)
 
 
 @pytest.mark.parametrize("variant", TYPED_VARIANTS, ids=variant_id)

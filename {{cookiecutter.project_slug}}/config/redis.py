@@ -1,3 +1,5 @@
+# channels-redis ships no type information:
+# mypy: disable-error-code="import-untyped"
 """Redis channel layer configuration, tuned for redis-py 8.
 
 Two layers, chosen with REDIS_CHANNEL_LAYER:

@@ -1,3 +1,5 @@
+# channels-redis ships no type information:
+# mypy: disable-error-code="import-untyped"
 """The Redis channel layers (core and pub/sub), against the real Redis at REDIS_URL."""
 
 import asyncio
