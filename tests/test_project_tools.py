@@ -16,21 +16,28 @@ from harness.variants import variant
 pytestmark = pytest.mark.slow
 
 
-def test_pre_commit_hooks_run_the_makefiles_lint_and_typecheck(bakery: Bakery, tmp_path):
+def test_the_readmes_set_up_then_pre_commit_run_the_makefiles_lint_and_typecheck(
+    bakery: Bakery, tmp_path
+):
+    """The README's `uv sync` in a committed copy (no other virtual environment active):
+    no warning, a `uv.lock` to commit; then pre-commit's hooks, through `uv run`."""
     project = bakery.copy(variant(), tmp_path).path
     commit_project(project, "baked")
     bin_dir = Path(sys.executable).parent  # uv and pre-commit of this environment
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "PRE_COMMIT_HOME": str(tmp_path / "pre-commit"),
-        "UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv"),
     }
-    pre_commit = [str(bin_dir / "pre-commit")]
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert "python -m pip install uv && uv sync && " in readme
 
+    synced = run(["uv", "sync"], cwd=project, env=env, timeout=900)
+
+    assert "warning" not in synced.stderr.lower(), synced.stderr
+    assert (project / "uv.lock").exists()
+    pre_commit = [str(bin_dir / "pre-commit")]
     run([*pre_commit, "validate-config"], cwd=project, env=env)
     result = run([*pre_commit, "run", "--all-files"], cwd=project, env=env, timeout=900)
-
     assert "(make lint)" in result.stdout
     assert "(make typecheck)" in result.stdout
     assert result.stdout.count("Passed") == 2, result.stdout
-    assert (project / "uv.lock").exists()  # `uv run` wrote the lock the README says to commit
