@@ -87,6 +87,8 @@ def headers(served: Served, server) -> dict[str, str]:
     return ws_headers(server, login(server.base_url) if served.auth else None)
 
 
+# First: pytest-xdist reads the groups in a hook of its own, on each worker.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Keep the tests of one variant, or of one end-to-end variant, on one xdist worker:
     its module-scoped fixtures (an installed bake, a prepared project) are then made once.
@@ -95,7 +97,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if "variant" in params:
-            item.add_marker(pytest.mark.xdist_group(variant_id(params["variant"])))
+            # Variants that differ only in `use_docker` and `ci` share one worker: their
+            # checks and own suite have the same input and run once (test_variants.py).
+            answers = {**params["variant"], "use_docker": True, "ci": "github"}
+            item.add_marker(pytest.mark.xdist_group(variant_id(answers)))
         elif "e2e_name" in params:
             # A module with servers all of its own may run beside its variant's other
             # modules, on a worker of its own (it prepares its own copy there).

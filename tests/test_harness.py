@@ -1,5 +1,6 @@
 """The harness's own promises, checked without baking or serving anything real."""
 
+import re
 import socket
 import subprocess
 import sys
@@ -165,3 +166,44 @@ def test_topology_hosts_serve_on_their_own_address_and_leave_nothing_behind(make
     if hosts.isolated:
         listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
         assert not set(hosts.namespaces_made) & set(listed.stdout.split())
+
+
+def test_xdist_groups_keep_their_tests_on_one_worker(tmp_path):
+    """conftest.py's groups hold only if the installed pytest and pytest-xdist honour
+    `xdist_group` (pytest 9.2 with pytest-xdist 3.8 silently ignores it): run a group of
+    six tests on two workers and see them all on one.
+    """
+    (tmp_path / "test_grouped.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.xdist_group('together')\n"
+        "@pytest.mark.parametrize('n', range(6))\n"
+        "def test_grouped(n):\n"
+        "    pass\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-n",
+            "2",
+            "--dist",
+            "loadgroup",
+            "-v",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            "test_grouped.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    workers = re.findall(r"^\[(gw\d+)\] .* PASSED test_grouped\.py", result.stdout, re.MULTILINE)
+    assert len(workers) == 6, result.stdout[-3000:]
+    assert len(set(workers)) == 1, workers

@@ -4,8 +4,13 @@ The baked project's own checks (ruff, Django's checks, its test suite) are the m
 test; they run in a virtual environment built from the variant's own pyproject.toml.
 """
 
+import ast
+import hashlib
 import json
 import re
+import subprocess
+from collections.abc import Callable
+from typing import TypeVar, cast
 
 import pytest
 
@@ -19,6 +24,7 @@ UNRENDERED = re.compile(
     r"\{\{-?\s*cookiecutter\.|\{%-?\s*(if|elif|for)\s+(not\s+)?cookiecutter\.|\{%-?\s*now\b"
 )
 SLUG = "realtime_project"
+T = TypeVar("T")
 
 pytestmark = pytest.mark.slow
 
@@ -150,25 +156,111 @@ def test_ruff_format_is_clean(project):
     project.run(str(project.python), "-m", "ruff", "format", "--no-cache", "--check", ".")
 
 
-# `use_docker` and `ci` change no Python file (the next test holds them to it): each
-# combination of the other options is type-checked once, in its variant with both.
+# `use_docker` and `ci` add or change only the files below, which no module, setting or test
+# of the project reads (the next test holds them to it). Variants that differ only in those
+# two options therefore give the project's checks and its own suite the same input, byte for
+# byte: each such input is checked and tested once, and its result stands for every variant
+# that has it (`SuiteResults`). `.env` counts without its secret key, which differs between any
+# two bakes and which the test settings replace.
+DEPLOYMENT_ONLY = (
+    "Dockerfile",
+    "compose.yaml",
+    "compose/",
+    ".dockerignore",
+    ".github/",
+    "docs/deploy.md",
+    ".cruft.json",
+)
+SECRET_KEY_LINE = re.compile(rb"^DJANGO_SECRET_KEY=.*$", re.MULTILINE)
+
+
+def suite_inputs(project: Baked) -> dict[str, str]:
+    """What the project's checks and own tests can read: every file but DEPLOYMENT_ONLY,
+    by path, as a SHA-256 of its content.
+    """
+    inputs = {}
+    for path in project.files():
+        relative = path.relative_to(project.path).as_posix()
+        if relative.startswith(DEPLOYMENT_ONLY):
+            continue
+        content = path.read_bytes()
+        if relative == ".env":
+            content = SECRET_KEY_LINE.sub(b"DJANGO_SECRET_KEY=", content)
+        inputs[relative] = hashlib.sha256(content).hexdigest()
+    return inputs
+
+
+def suite_key(project: Baked) -> str:
+    return hashlib.sha256(json.dumps(suite_inputs(project), sort_keys=True).encode()).hexdigest()
+
+
+class SuiteResults:
+    """What a command gave in a project, remembered by the project's suite inputs and the
+    command's name: a variant whose inputs another variant already had gets that outcome,
+    a failure (raised again) as much as a result.
+    """
+
+    def __init__(self) -> None:
+        self.outcomes: dict[tuple[str, str], tuple[T | None, Exception | None]] = {}
+
+    def get(self, project: Baked, name: str, command: Callable[[], T]) -> T:
+        key = (suite_key(project), name)
+        if key not in self.outcomes:
+            try:
+                self.outcomes[key] = (command(), None)
+            except Exception as error:
+                self.outcomes[key] = (None, error)
+        result, error = self.outcomes[key]
+        if error is not None:
+            raise error
+        return cast("T", result)
+
+
+@pytest.fixture(scope="session")
+def suite_results() -> SuiteResults:
+    # One per worker: conftest.py puts variants that differ only in `use_docker` and `ci`
+    # on the same worker, so each input is run once in the whole run.
+    return SuiteResults()
+
+
+# Each combination of the other four options, in its variant with Docker and GitHub CI: mypy
+# runs in these (its input, the Python files, is the same in all four siblings).
 TYPED_VARIANTS = [v for v in VARIANTS if v["use_docker"] and v["ci"] == "github"]
 
 
-def python_files(project: Baked) -> dict[str, str]:
-    return {
-        str(path.relative_to(project.path)): path.read_text(encoding="utf-8")
-        for path in project.files()
-        if path.suffix == ".py"
+def string_literals(source: str) -> list[str]:
+    """The strings a Python module computes with: its literals, docstrings left out."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
     }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if id(node) not in docstrings
+    ]
 
 
 @pytest.mark.parametrize("variant", TYPED_VARIANTS, ids=variant_id)
-def test_docker_and_ci_options_change_no_python_file(variant, bakery: Bakery):
-    typed = python_files(bakery.baked(variant))
+def test_docker_and_ci_options_change_only_deployment_files(variant, bakery: Bakery):
+    with_both = bakery.baked(variant)
+    inputs = suite_inputs(with_both)
+    # No module, setting or test names a deployment-only file, so none opens one.
+    names = [name.strip("/") for name in DEPLOYMENT_ONLY]
+    for relative in inputs:
+        if relative.endswith(".py"):
+            source = (with_both.path / relative).read_text(encoding="utf-8")
+            for literal in string_literals(source):
+                assert not any(name in literal for name in names), (relative, literal)
     for use_docker, ci in [(True, "none"), (False, "github"), (False, "none")]:
         sibling = bakery.baked({**variant, "use_docker": use_docker, "ci": ci})
-        assert python_files(sibling) == typed, variant_id(sibling.answers)
+        theirs = suite_inputs(sibling)
+        paths = inputs.keys() | theirs.keys()
+        differing = sorted(path for path in paths if inputs.get(path) != theirs.get(path))
+        assert differing == [], variant_id(sibling.answers)
 
 
 @pytest.mark.parametrize("variant", TYPED_VARIANTS, ids=variant_id)
@@ -203,9 +295,19 @@ print(json.dumps(failures))
 
 
 @pytest.fixture(scope="module")
-def django_checks(project) -> dict[str, str]:
-    result = project.manage("shell", "--no-imports", "-c", DJANGO_CHECKS)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def django_checks(
+    project, variant, suite_results: SuiteResults, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    def checks() -> dict[str, str]:
+        # makemigrations opens the database: a SQLite one is made outside the shared bake.
+        env = {}
+        if variant["database"] == "sqlite":
+            database = tmp_path_factory.mktemp("checks") / "db.sqlite3"
+            env["DATABASE_URL"] = f"sqlite:///{database}"
+        result = project.manage("shell", "--no-imports", "-c", DJANGO_CHECKS, env=env)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    return suite_results.get(project, "django checks", checks)
 
 
 def test_django_check_is_clean(django_checks):
@@ -226,20 +328,38 @@ COVERAGE_VARIANTS = [
 ]
 
 
-def test_own_test_suite_passes_with_real_services(project, variant, tmp_path):
-    """The project's own test command, against the real services it uses."""
-    # The bake is shared and read by other tests: the suite's caches and data go elsewhere.
-    elsewhere = {
-        "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hypothesis"),
-        "COVERAGE_FILE": str(tmp_path / ".coverage"),
-    }
-    measured = variant in COVERAGE_VARIANTS
-    result = project.run(
-        str(project.python),
-        *("-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA"),
-        *([] if measured else ["--no-cov"]),
-        env={**service_env(variant), **elsewhere},
+def measures_coverage(variant: dict[str, object]) -> bool:
+    """Whether the variant is, but for `use_docker` and `ci`, one of COVERAGE_VARIANTS."""
+    deployment = {"use_docker", "ci"}
+    return any(
+        all(variant[option] == measured[option] for option in measured if option not in deployment)
+        for measured in COVERAGE_VARIANTS
     )
+
+
+def test_own_test_suite_passes_with_real_services(
+    project, variant, suite_results: SuiteResults, tmp_path
+):
+    """The project's own test command, against the real services it uses: run once per
+    suite input, by the first variant that has it (its database named after that variant).
+    """
+    measured = measures_coverage(variant)
+
+    def own_suite() -> subprocess.CompletedProcess[str]:
+        # The bake is shared and read by other tests: the suite's caches and data go
+        # elsewhere.
+        elsewhere = {
+            "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hypothesis"),
+            "COVERAGE_FILE": str(tmp_path / ".coverage"),
+        }
+        return project.run(
+            str(project.python),
+            *("-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA"),
+            *([] if measured else ["--no-cov"]),
+            env={**service_env(variant), **elsewhere},
+        )
+
+    result = suite_results.get(project, f"pytest, coverage {measured}", own_suite)
     if measured:
         assert "Required test coverage of" in result.stdout
     # `check --deploy --fail-level WARNING` under production settings runs there, in a
