@@ -15,7 +15,8 @@ from typing import TypeVar, cast
 import pytest
 
 from harness import variants
-from harness.baking import Baked, Bakery
+from harness.baking import Baked, Bakery, MypyCaches
+from harness.commands import CommandFailed
 from harness.services import REQUIRE_SERVICES, service_env
 from harness.variants import VARIANTS, variant_id
 
@@ -265,12 +266,25 @@ def test_docker_and_ci_options_change_only_deployment_files(variant, bakery: Bak
 
 @pytest.mark.parametrize("variant", TYPED_VARIANTS, ids=variant_id)
 def test_mypy_is_clean(variant, bakery: Bakery, tmp_path):
-    """`make typecheck`: mypy with the Django plugin, on the project and its tests. Its
-    cache is the test's own: one shared between variants (same module names, other
-    contents) crashed mypy's Django plugin.
+    """`make typecheck`: mypy with the Django plugin, on the project and its tests, from a
+    copy of its environment's seeded cache (`harness.baking.MypyCaches`).
     """
     project = bakery.baked(variant)
-    project.run(str(project.python), "-m", "mypy", "--cache-dir", str(tmp_path / "mypy"), ".")
+    bakery.mypy_caches.typecheck(project, tmp_path / "mypy")
+
+
+def test_a_seeded_mypy_cache_still_sees_what_differs(bakery: Bakery, tmp_path):
+    """A project checked from another project's cache is checked against its own settings:
+    a setting only the seeding project has is an error in one without it.
+    """
+    caches = MypyCaches(tmp_path / "caches")
+    caches.typecheck(bakery.baked(variants.variant()), tmp_path / "unused")
+    without_chat = bakery.copy(variants.variant(include_sample_consumer=False), tmp_path)
+    health = without_chat.path / SLUG / "core" / "health.py"
+    with health.open("a", encoding="utf-8") as module:
+        module.write("\n\ndef rate() -> float:\n    return settings.WS_RATE_PER_SECOND\n")
+    with pytest.raises(CommandFailed, match="no attribute 'WS_RATE_PER_SECOND'"):
+        caches.typecheck(without_chat, tmp_path / "mypy")
 
 
 # `check --fail-level WARNING` and `makemigrations --check --dry-run`, run by one Django
