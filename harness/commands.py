@@ -15,7 +15,6 @@ PROJECT_VARIABLES = (
     "REDIS_",
     "VIRTUAL_ENV",
     "PYTHONPATH",
-    "PYTHONPYCACHEPREFIX",
     "WS_",
     "HEALTH_",
 )
@@ -25,25 +24,9 @@ class CommandFailed(HarnessError):
     """A command exited non-zero; the message holds the end of its output."""
 
 
-# Where the projects' processes keep their bytecode, pytest's rewritten modules included
-# (`keep_bytecode_in`): one tree for the run, so that a module is compiled once, not by
-# every process, even where PYTHONDONTWRITEBYTECODE is set (as on CI). Python keys the
-# tree by source path, so bakes and copies never share an entry.
-_bytecode_dir: Path | None = None
-
-
-def keep_bytecode_in(directory: Path) -> None:
-    """Give every later project command `directory` as its PYTHONPYCACHEPREFIX."""
-    global _bytecode_dir
-    _bytecode_dir = directory
-
-
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without project variables, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(PROJECT_VARIABLES)}
-    if _bytecode_dir is not None:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(_bytecode_dir)
     return {**env, **extra}
 
 
