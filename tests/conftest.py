@@ -93,12 +93,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Keep the tests of one variant, or of one end-to-end variant, on one xdist worker:
     its module-scoped fixtures (an installed bake, a prepared project) are then made once.
     A module that names an `XDIST_GROUP` suffix (the topology) gets a worker of its own.
-
-    Then order the run longest first, as pytest-xdist hands out groups in collection order
-    (`--no-loadscope-reorder`): the end-to-end groups, the variants, the other slow tests,
-    the quick ones last, to fill the workers' tails.
     """
-    rank: dict[str, int] = {}
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         if "variant" in params:
@@ -106,13 +101,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             # checks and own suite have the same input and run once (test_variants.py).
             answers = {**params["variant"], "use_docker": True, "ci": "github"}
             item.add_marker(pytest.mark.xdist_group(variant_id(answers)))
-            rank[item.nodeid] = 1
         elif "e2e_name" in params:
             # A module with servers all of its own may run beside its variant's other
             # modules, on a worker of its own (it prepares its own copy there).
             own = getattr(item.module, "XDIST_GROUP", "")
             item.add_marker(pytest.mark.xdist_group(f"e2e-{params['e2e_name']}{own}"))
-            rank[item.nodeid] = 0
-        else:
-            rank[item.nodeid] = 2 if item.get_closest_marker("slow") else 3
-    items.sort(key=lambda item: rank[item.nodeid])
