@@ -202,7 +202,7 @@ class SuiteResults:
     """
 
     def __init__(self) -> None:
-        self.outcomes: dict[tuple[str, str], tuple[T | None, Exception | None]] = {}
+        self.outcomes: dict[tuple[str, str], tuple[object, Exception | None]] = {}
 
     def get(self, project: Baked, name: str, command: Callable[[], T]) -> T:
         key = (suite_key(project), name)
