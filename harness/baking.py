@@ -149,6 +149,13 @@ class ProjectEnvironments:
         return python
 
 
+def copy_cache(source: Path, destination: Path) -> None:
+    """A copy of a mypy cache that mypy trusts: copy2 keeps the modification times, which
+    mypy compares with those it recorded (without them it discards every entry).
+    """
+    shutil.copytree(source, destination, copy_function=shutil.copy2)
+
+
 class MypyCaches:
     """mypy caches seeded per virtual environment: the first project type-checked with an
     environment leaves its cache as that environment's seed; every later project starts
@@ -170,12 +177,12 @@ class MypyCaches:
         ready = self.root / f"{environment}.ready"
         with locked(self.root / f"{environment}.lock"):
             if not ready.exists():
+                self.run_mypy(project, cache_dir)
                 shutil.rmtree(seed, ignore_errors=True)
-                self.run_mypy(project, seed)
+                copy_cache(cache_dir, seed)
                 ready.touch()
                 return
-        # copy2 keeps modification times: mypy trusts a cache file only at its recorded one.
-        shutil.copytree(seed, cache_dir, copy_function=shutil.copy2)
+        copy_cache(seed, cache_dir)
         self.run_mypy(project, cache_dir)
 
     @staticmethod

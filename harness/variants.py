@@ -31,6 +31,14 @@ def variant(**overrides: object) -> Answers:
     return {**DEFAULTS, **overrides}
 
 
+def python_twin(answers: Answers) -> Answers:
+    """The variant with Docker and GitHub CI among those differing from `answers` only in
+    `use_docker` and `ci`: options that change no file the project's Python reads
+    (tests/test_variants.py holds them to it), so one stands for all four.
+    """
+    return {**answers, "use_docker": True, "ci": "github"}
+
+
 def variant_id(answers: Answers) -> str:
     """A readable id such as redis-auth-chat-sqlite-docker-github."""
     return "-".join(

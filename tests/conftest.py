@@ -14,7 +14,7 @@ from harness.baking import Bakery
 from harness.client import ws_headers
 from harness.served import Served, login, prepare
 from harness.services import REQUIRE_SERVICES, require_services
-from harness.variants import E2E_SERVERS, E2E_VARIANTS, variant_id
+from harness.variants import E2E_SERVERS, E2E_VARIANTS, python_twin, variant_id
 
 
 @contextlib.contextmanager
@@ -99,8 +99,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if "variant" in params:
             # Variants that differ only in `use_docker` and `ci` share one worker: their
             # checks and own suite have the same input and run once (test_variants.py).
-            answers = {**params["variant"], "use_docker": True, "ci": "github"}
-            item.add_marker(pytest.mark.xdist_group(variant_id(answers)))
+            item.add_marker(pytest.mark.xdist_group(variant_id(python_twin(params["variant"]))))
         elif "e2e_name" in params:
             # A module with servers all of its own may run beside its variant's other
             # modules, on a worker of its own (it prepares its own copy there).

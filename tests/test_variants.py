@@ -18,7 +18,7 @@ from harness import variants
 from harness.baking import Baked, Bakery, MypyCaches
 from harness.commands import CommandFailed
 from harness.services import REQUIRE_SERVICES, service_env
-from harness.variants import VARIANTS, variant_id
+from harness.variants import VARIANTS, python_twin, variant_id
 
 # Django templates keep their own {% if %}: look for Cookiecutter's variables and tags.
 UNRENDERED = re.compile(
@@ -226,7 +226,7 @@ def suite_results() -> SuiteResults:
 
 # Each combination of the other four options, in its variant with Docker and GitHub CI: mypy
 # runs in these (its input, the Python files, is the same in all four siblings).
-TYPED_VARIANTS = [v for v in VARIANTS if v["use_docker"] and v["ci"] == "github"]
+TYPED_VARIANTS = [v for v in VARIANTS if python_twin(v) == v]
 
 
 def string_literals(source: str) -> list[str]:
@@ -278,7 +278,7 @@ def test_a_seeded_mypy_cache_still_sees_what_differs(bakery: Bakery, tmp_path):
     a setting only the seeding project has is an error in one without it.
     """
     caches = MypyCaches(tmp_path / "caches")
-    caches.typecheck(bakery.baked(variants.variant()), tmp_path / "unused")
+    caches.typecheck(bakery.baked(variants.variant()), tmp_path / "seeding")
     without_chat = bakery.copy(variants.variant(include_sample_consumer=False), tmp_path)
     health = without_chat.path / SLUG / "core" / "health.py"
     with health.open("a", encoding="utf-8") as module:
@@ -342,22 +342,13 @@ COVERAGE_VARIANTS = [
 ]
 
 
-def measures_coverage(variant: dict[str, object]) -> bool:
-    """Whether the variant is, but for `use_docker` and `ci`, one of COVERAGE_VARIANTS."""
-    deployment = {"use_docker", "ci"}
-    return any(
-        all(variant[option] == measured[option] for option in measured if option not in deployment)
-        for measured in COVERAGE_VARIANTS
-    )
-
-
 def test_own_test_suite_passes_with_real_services(
     project, variant, suite_results: SuiteResults, tmp_path
 ):
     """The project's own test command, against the real services it uses: run once per
     suite input, by the first variant that has it (its database named after that variant).
     """
-    measured = measures_coverage(variant)
+    measured = python_twin(variant) in COVERAGE_VARIANTS
 
     def own_suite() -> subprocess.CompletedProcess[str]:
         # The bake is shared and read by other tests: the suite's caches and data go

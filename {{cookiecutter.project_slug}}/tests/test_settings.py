@@ -73,6 +73,22 @@ def test_local_settings_need_no_environment(monkeypatch):
     assert "localhost" in local.ALLOWED_HOSTS
 
 
+def test_log_level_comes_from_django_log_level(monkeypatch):
+    """One level for the console: the root logger's, and Django's, which only propagates."""
+    assert load_settings("local", {}, monkeypatch).LOGGING["root"]["level"] == "INFO"
+
+    quiet = load_settings(
+        "production", {**PRODUCTION_ENV, "DJANGO_LOG_LEVEL": "WARNING"}, monkeypatch
+    )
+
+    assert quiet.LOGGING["root"]["level"] == "WARNING"
+    assert quiet.LOGGING["loggers"]["django"] == {
+        "handlers": [],
+        "level": "WARNING",
+        "propagate": True,
+    }
+
+
 def test_empty_variables_mean_their_defaults(monkeypatch):
     """As in a .env copied from .env.example without filling every line in."""
     env = {"DATABASE_URL": "", "DJANGO_ALLOWED_HOSTS": "", "DJANGO_SECRET_KEY": ""}
