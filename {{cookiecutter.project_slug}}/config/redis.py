@@ -24,13 +24,30 @@ Two redis-py 8 defaults break the core layer unless overridden (channels_redis#4
   gives the core layer a blocking pool: at most MAX_CONNECTIONS per process, and a burst
   waits its turn. The pub/sub layer needs no such thing: it sends one command at a time
   per Redis host and keeps a single subscriber connection.
+
+``BoundedRedisChannelLayer`` also keeps every socket of a process from stalling or starving
+the others (docs/deploy.md, "Every socket ends clean"):
+
+* All of a process's sockets share one Redis list, so its capacity is per process
+  (PROCESS_CAPACITY), not the 100 a single socket gets; a burst to one room cannot make
+  another room's message miss. A message dropped for a full channel is logged at WARNING.
+* A receive cancelled while redis-py writes a command may carry on for ever on Python 3.11,
+  whose asyncio.wait_for can swallow a cancellation; such a receive now ends (and its
+  socket's task with it) instead of holding a stopping server until its timeout.
+* ``refresh_groups()`` renews many group memberships in one round trip, so live sockets
+  stay members under a short group expiry while a killed process's members drop out.
 """
 
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import environ
-from channels_redis.core import RedisChannelLayer
+from channels_redis.core import BoundedQueue, RedisChannelLayer
 from channels_redis.utils import create_pool
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from redis.asyncio import BlockingConnectionPool, ConnectionPool
 from redis.asyncio.retry import Retry
@@ -53,6 +70,11 @@ RETRY = Retry(
     ExponentialBackoff(cap=1.0, base=0.05), retries=3, supported_errors=(RedisConnectionError,)
 )
 RETRY_ON_ERROR = [RedisConnectionError]
+# Messages waiting for all the sockets of one process together (they share one Redis list):
+# room for a burst of this many group messages before any is dropped.
+PROCESS_CAPACITY = 10_000
+
+logger = logging.getLogger(__name__)
 
 LayerKind = Literal["core", "pubsub"]
 BACKENDS: dict[str, str] = {
@@ -67,8 +89,105 @@ class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionP
     """
 
 
+class LoggedQueue(BoundedQueue):
+    """A socket's in-process queue (channels-redis' BoundedQueue): a message dropped
+    because the socket is not reading fast enough is logged.
+    """
+
+    def __init__(self, channel: str, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.channel = channel
+
+    def put_nowait(self, item: Any) -> None:
+        if self.full():
+            logger.warning("Dropped the oldest message for %s: its queue is full", self.channel)
+        super().put_nowait(item)
+
+
+class ChannelQueues(dict[str, LoggedQueue]):
+    """channels-redis' receive buffers, a LoggedQueue per channel."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+
+    def __missing__(self, channel: str) -> LoggedQueue:
+        queue = self[channel] = LoggedQueue(channel, self.capacity)
+        return queue
+
+
+class ChannelFullAsWarning(logging.Filter):
+    """Raise channels-redis' note of a group message that a full channel did not get (an
+    INFO line naming the group) to WARNING: that is a lost message.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "over capacity in group" in str(record.msg) and record.levelno < logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _warn_of_lost_messages() -> None:
+    """Have channels-redis' logger report lost group messages at WARNING, whatever level
+    the project logs at (its only INFO line is that note).
+    """
+    channels_redis_logger = logging.getLogger("channels_redis.core")
+    if not any(isinstance(f, ChannelFullAsWarning) for f in channels_redis_logger.filters):
+        channels_redis_logger.addFilter(ChannelFullAsWarning())
+    if channels_redis_logger.getEffectiveLevel() > logging.INFO:
+        channels_redis_logger.setLevel(logging.INFO)
+
+
+def _honour_cancellation() -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class BoundedRedisChannelLayer(RedisChannelLayer):
-    """channels-redis' core layer with a blocking connection pool per Redis host."""
+    """channels-redis' core layer with a blocking connection pool per Redis host, a
+    capacity per process, and receives that always end when cancelled.
+    """
+
+    # How long one BZPOPMIN waits: also the longest a receive whose cancellation was lost
+    # (see _brpop_with_clean) runs on. An idle process sends two commands this often.
+    brpop_timeout = 1
+
+    def __init__(self, *args: Any, group_expiry: int | None = None, **kwargs: Any) -> None:
+        # Members not renewed this long leave their groups (channels-redis' default: a day).
+        if group_expiry is None:
+            group_expiry = settings.WS_GROUP_EXPIRY_SECONDS
+        super().__init__(*args, group_expiry=group_expiry, **kwargs)
+        self.receive_buffer = ChannelQueues(self.capacity)
+        _warn_of_lost_messages()
+
+    async def _brpop_with_clean(self, index: int, channel: str, timeout: float) -> Any:  # noqa: ASYNC109
+        # channels-redis retries an empty BZPOPMIN for ever. On Python 3.11, redis-py's
+        # writes go through asyncio.wait_for, which swallows a cancellation that arrives as
+        # the write completes (CPython gh-86296, fixed in 3.12): the cancelled receive then
+        # never returns, and neither does its consumer. Honour it here; a message already
+        # popped stays in the backup queue, which the next receive puts back.
+        _honour_cancellation()
+        member = await super()._brpop_with_clean(index, channel, timeout)
+        _honour_cancellation()
+        return member
+
+    async def refresh_groups(self, memberships: Iterable[tuple[str, str]]) -> None:
+        """Renew these (group, channel) memberships and drop every member of those groups
+        that has not been renewed within group_expiry (a killed process's).
+        """
+        now = time.time()
+        by_shard: dict[int, dict[bytes, dict[str, float]]] = {}
+        for group, channel in memberships:
+            shard = by_shard.setdefault(self.consistent_hash(group), {})
+            shard.setdefault(self._group_key(group), {})[channel] = now
+        for index, groups in by_shard.items():
+            pipe = self.connection(index).pipeline(transaction=False)
+            for key, members in groups.items():
+                pipe.zadd(key, members)
+                pipe.zremrangebyscore(key, min=0, max=int(now) - self.group_expiry)
+                pipe.expire(key, self.group_expiry)
+            await pipe.execute()
 
     def create_pool(self, index: int) -> ConnectionPool:
         host = dict(self.hosts[index])
@@ -129,6 +248,14 @@ def _connection_settings() -> dict[str, Any]:
     }
 
 
+def _layer(kind: LayerKind, host: dict[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = {"hosts": [host]}
+    if kind == "core":
+        # The pub/sub layer keeps no list per process in Redis.
+        config["channel_capacity"] = {"specific.*": PROCESS_CAPACITY}
+    return {"BACKEND": BACKENDS[kind], "CONFIG": config}
+
+
 def redis_sentinel_channel_layer(
     sentinels: list[tuple[str, int]], master: str, kind: LayerKind = "core"
 ) -> dict[str, Any]:
@@ -142,14 +269,9 @@ def redis_sentinel_channel_layer(
         "sentinel_kwargs": {"socket_timeout": 2.0, "socket_connect_timeout": 2.0},
         **_connection_settings(),
     }
-    return {"BACKEND": BACKENDS[kind], "CONFIG": {"hosts": [host]}}
+    return _layer(kind, host)
 
 
 def redis_channel_layer(url: str, kind: LayerKind = "core") -> dict[str, Any]:
     """The CHANNEL_LAYERS entry for the Redis at `url` (redis:// or rediss://)."""
-    return {
-        "BACKEND": BACKENDS[kind],
-        "CONFIG": {
-            "hosts": [{"address": url, **_connection_settings()}],
-        },
-    }
+    return _layer(kind, {"address": url, **_connection_settings()})

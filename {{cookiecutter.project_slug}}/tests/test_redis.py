@@ -3,7 +3,9 @@
 """The Redis channel layers (core and pub/sub), against the real Redis at REDIS_URL."""
 
 import asyncio
+import contextlib
 import socket
+import time
 import uuid
 
 import pytest
@@ -344,3 +346,95 @@ def test_an_unknown_redis_channel_layer_is_refused(monkeypatch):
 
     with pytest.raises(ImproperlyConfigured, match="REDIS_CHANNEL_LAYER must be one of core"):
         load_settings("local", env, monkeypatch)
+
+
+async def test_a_cancelled_receive_ends_even_when_the_cancellation_was_swallowed(redis_url):
+    """On Python 3.11, asyncio.wait_for (redis-py's writes) can swallow a cancellation; the
+    stock layer's receive then polled Redis for ever and its socket's task never ended.
+    """
+    layer = BoundedRedisChannelLayer(**redis_channel_layer(redis_url, "core")["CONFIG"])
+    channel = await layer.new_channel()
+
+    async def receive_after_a_swallowed_cancellation() -> None:
+        # What wait_for does when the awaited write completes as it is cancelled:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(60)
+        await layer.receive(channel)
+
+    receiving = asyncio.ensure_future(receive_after_a_swallowed_cancellation())
+    await asyncio.sleep(0.1)
+    receiving.cancel()
+    try:
+        done, _ = await asyncio.wait([receiving], timeout=3)
+        assert done, "the receive went on after its task was cancelled"
+        assert receiving.cancelled()
+    finally:
+        receiving.cancel()
+        await layer.close_pools()
+
+
+def test_the_group_expiry_is_the_projects(settings, redis_url):
+    settings.WS_GROUP_EXPIRY_SECONDS = 42
+    layer = BoundedRedisChannelLayer(**redis_channel_layer(redis_url, "core")["CONFIG"])
+
+    assert layer.group_expiry == 42
+
+
+async def test_refresh_groups_renews_members_and_drops_expired_ones(redis_url):
+    config = redis_channel_layer(redis_url, "core")["CONFIG"]
+    layer = BoundedRedisChannelLayer(**config, group_expiry=60)
+    room, live, dead = group(), await layer.new_channel(), await layer.new_channel()
+    connection = layer.connection(layer.consistent_hash(room))
+    key = layer._group_key(room)
+    try:
+        # A member of a killed process, last renewed 61 s ago, and a live one.
+        await connection.zadd(key, {dead: time.time() - 61, live: time.time() - 50})
+
+        await layer.refresh_groups([(room, live)])
+
+        members = await connection.zrange(key, 0, -1, withscores=True)
+        assert [member.decode() for member, _ in members] == [live]
+        assert members[0][1] > time.time() - 5
+        assert 0 < await connection.ttl(key) <= 60
+    finally:
+        await connection.delete(key)
+        await layer.close_pools()
+
+
+async def test_a_burst_to_one_room_drops_nothing_for_another_room(redis_url):
+    """All of a process's sockets share one Redis list: with channels-redis' default
+    capacity (100) a burst to room A made the members of room B miss messages.
+    """
+    layer = BoundedRedisChannelLayer(**redis_channel_layer(redis_url, "core")["CONFIG"])
+    room_a, room_b = group(), group()
+    busy, quiet = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add(room_a, busy)
+    await layer.group_add(room_b, quiet)
+    try:
+        for index in range(2000):  # nobody reads room A meanwhile
+            await layer.group_send(room_a, {"type": "test.message", "text": str(index)})
+        await layer.group_send(room_b, {"type": "test.message", "text": "for room B"})
+
+        assert (await asyncio.wait_for(layer.receive(quiet), timeout=10))["text"] == "for room B"
+    finally:
+        for room, channel in ((room_a, busy), (room_b, quiet)):
+            await layer.group_discard(room, channel)
+        await layer.close_pools()  # room A's messages expire with the layer's expiry (60 s)
+
+
+async def test_a_message_a_full_channel_misses_is_a_warning_naming_the_group(redis_url, caplog):
+    config = redis_channel_layer(redis_url, "core")["CONFIG"]
+    config["channel_capacity"] = {"specific.*": 1}
+    layer = BoundedRedisChannelLayer(**config)
+    room, channel = group(), await layer.new_channel()
+    await layer.group_add(room, channel)
+    try:
+        for _ in range(2):
+            await layer.group_send(room, {"type": "test.message", "text": "hi"})
+    finally:
+        await layer.group_discard(room, channel)
+        await layer.close_pools()
+
+    [record] = [r for r in caplog.records if r.name == "channels_redis.core"]
+    assert record.levelname == "WARNING"
+    assert room in record.getMessage()

@@ -103,7 +103,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Channel layer: how consumers in different processes reach each other (groups, broadcast).
 # The in-memory layer only reaches consumers of the same process; local.py and
 # production.py choose the project's layer.
-IN_MEMORY_CHANNEL_LAYER = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+# Every socket renews its group memberships a third of this often (core/websocket.py):
+# members that stop renewing (a killed process's) leave their groups within this time.
+WS_GROUP_EXPIRY_SECONDS = env.int("WS_GROUP_EXPIRY_SECONDS", default=60)
+IN_MEMORY_CHANNEL_LAYER = {
+    "BACKEND": "channels.layers.InMemoryChannelLayer",
+    "CONFIG": {"group_expiry": WS_GROUP_EXPIRY_SECONDS},
+}
 CHANNEL_LAYERS = {"default": IN_MEMORY_CHANNEL_LAYER}
 
 # GET /health/ runs one check at a time per process and reuses its result this long.

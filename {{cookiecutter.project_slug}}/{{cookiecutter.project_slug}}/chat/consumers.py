@@ -12,13 +12,12 @@ import secrets
 {% endif -%}
 from typing import ClassVar
 
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 {% if cookiecutter.use_auth -%}
 from {{ cookiecutter.project_slug }}.core.sessions import SessionBoundMixin
 {% endif -%}
-from {{ cookiecutter.project_slug }}.core.websocket import SkipDatabaseCleanupMixin
+from {{ cookiecutter.project_slug }}.core.websocket import SkipDatabaseCleanupMixin, SocketConsumer
 
 from .protocol import (
     CloseCode,
@@ -80,8 +79,10 @@ class Membership:
 {%- endif %}
 
 
-class ChatConsumer(SkipDatabaseCleanupMixin, Membership, AsyncWebsocketConsumer):
-    """A member of one room. Its handlers never touch the database (see the mixin)."""
+class ChatConsumer(SkipDatabaseCleanupMixin, Membership, SocketConsumer):
+    """A member of one room. Its handlers never touch the database (see the mixin).
+    SocketConsumer runs disconnect() and leaves the groups however the socket ends.
+    """
 
     # Client message types and the methods that handle them. Class-level, like every
     # other piece of per-connection state that does not vary: an idle connection should
@@ -110,23 +111,18 @@ class ChatConsumer(SkipDatabaseCleanupMixin, Membership, AsyncWebsocketConsumer)
             await self.accept()
             await self.close_with(CloseCode.RATE_LIMITED)
             return
-        # Counted before the first await, so that concurrent handshakes see each other.
+        # Counted before the first await, so that concurrent handshakes see each other;
+        # disconnect() gives it back, even when this fails halfway.
         allowance.sockets += 1
         self.allowance = allowance
         self.group = group_name(self.room_name)
-        try:
-            await self.channel_layer.group_add(self.group, self.channel_name)
-            await self.bind_to_session()
-        except BaseException:
-            self.release_allowance()  # disconnect() never runs for a failed connect()
-            raise
+        await self.join(self.group)
+        await self.bind_to_session()
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         self.release_allowance()
         await self.unbind_from_session()
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     def release_allowance(self) -> None:
         if self.allowance is not None:

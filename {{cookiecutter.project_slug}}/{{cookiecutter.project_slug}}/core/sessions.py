@@ -25,7 +25,7 @@ import asyncio
 import datetime
 import logging
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.auth import get_user
@@ -141,20 +141,23 @@ def _stored_expiry(session_key: str) -> datetime.datetime | None:
 
 
 class SessionBoundMixin:
-    """For consumers of logged-in users (AsyncWebsocketConsumer subclasses): call
+    """For consumers of logged-in users (core.websocket.SocketConsumer subclasses): call
     bind_to_session() in connect() and unbind_from_session() in disconnect();
     on_session_end() is called when the session no longer logs the user in.
     """
 
     scope: dict[str, Any]
-    channel_name: str
-    channel_layer: Any
+    if TYPE_CHECKING:  # provided by SocketConsumer
+
+        async def join(self, group: str) -> None: ...
+        async def leave(self, group: str) -> None: ...
+
     _session_timer: asyncio.TimerHandle | None = None
     _expiry_check: asyncio.Task[None] | None = None
     _bound = False
 
     async def bind_to_session(self) -> None:
-        await self.channel_layer.group_add(user_group(self.scope["user"].pk), self.channel_name)
+        await self.join(user_group(self.scope["user"].pk))
         self._bound = True
         await self._schedule_expiry_check()
 
@@ -164,8 +167,7 @@ class SessionBoundMixin:
             self._session_timer = None
         if self._bound:
             self._bound = False
-            user_pk = self.scope["user"].pk
-            await self.channel_layer.group_discard(user_group(user_pk), self.channel_name)
+            await self.leave(user_group(self.scope["user"].pk))
 
     async def on_session_end(self) -> None:
         raise NotImplementedError

@@ -1,18 +1,155 @@
-"""Websocket plumbing shared by every app: origin checks, refusal of unknown paths, and
-an opt-in speed-up for consumers that keep database work in database_sync_to_async.
+"""Websocket plumbing shared by every app: the base of every consumer (SocketConsumer),
+origin checks, refusal of unknown paths, and an opt-in speed-up for consumers that keep
+database work in database_sync_to_async.
 """
 
+import asyncio
 import logging
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import ParseResult
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
+
+# The close code disconnect() is given when the socket ended without a close frame.
+ABNORMAL_CLOSURE = 1006
+# Cleanup that cannot reach the channel layer in this time gives up (group expiry then
+# removes what it could not).
+CLEANUP_TIMEOUT_SECONDS = 5.0
+
+
+class GroupRenewal:
+    """The group memberships of this process's sockets, renewed in the channel layer a third
+    of WS_GROUP_EXPIRY_SECONDS apart, so that they outlive the group expiry while their
+    sockets live and no longer than it once their process is gone.
+
+    One task per process does it, in one round trip per Redis host where the layer can
+    (config/redis.py's refresh_groups), else one group_add per membership.
+    """
+
+    def __init__(self) -> None:
+        self.members: dict[Any, set[tuple[str, str]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, layer: Any, group: str, channel: str) -> None:
+        self.members.setdefault(layer, set()).add((group, channel))
+        if self._task is None or self._task.done() or self._task.get_loop().is_closed():
+            self._task = asyncio.get_running_loop().create_task(self._renew_forever())
+
+    def discard(self, layer: Any, group: str, channel: str) -> None:
+        members = self.members.get(layer)
+        if members is not None:
+            members.discard((group, channel))
+            if not members:
+                del self.members[layer]
+
+    async def _renew_forever(self) -> None:
+        while self.members:
+            await asyncio.sleep(settings.WS_GROUP_EXPIRY_SECONDS / 3)
+            await self.renew()
+        self._task = None
+
+    async def renew(self) -> None:
+        """Renew every membership of this process now."""
+        for layer, members in list(self.members.items()):
+            renewed = set(members)
+            try:
+                refresh = getattr(layer, "refresh_groups", None)
+                if refresh is not None:
+                    await refresh(renewed)
+                else:
+                    for group, channel in renewed:
+                        await layer.group_add(group, channel)
+                # A socket that left while this ran was added back: take it out again.
+                for group, channel in renewed - self.members.get(layer, set()):
+                    await layer.group_discard(group, channel)
+            except Exception:
+                logger.exception("Could not renew %d group memberships", len(renewed))
+
+
+group_renewal = GroupRenewal()
+
+
+class SocketConsumer(AsyncWebsocketConsumer):
+    """The base of the project's websocket consumers: groups joined with join() are kept
+    alive while the socket lives and left when it ends, and disconnect() runs once however
+    it ends (a close frame, a connection lost without one, a send to a peer already gone,
+    a close by the server, a stopping or cancelled task).
+    """
+
+    # One set per instance, made on first join().
+    joined: set[str] | None = None
+    _disconnected = False
+
+    async def join(self, group: str) -> None:
+        """Add this socket to `group` until it ends (or leave() is called)."""
+        if self.joined is None:
+            self.joined = set()
+        self.joined.add(group)
+        await self.channel_layer.group_add(group, self.channel_name)
+        group_renewal.add(self.channel_layer, group, self.channel_name)
+
+    async def leave(self, group: str) -> None:
+        """Take this socket out of `group`."""
+        if self.joined is not None and group in self.joined:
+            self.joined.discard(group)
+            group_renewal.discard(self.channel_layer, group, self.channel_name)
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._end()
+
+    async def _end(self) -> None:
+        try:
+            async with asyncio.timeout(CLEANUP_TIMEOUT_SECONDS):
+                if not self._disconnected:
+                    self._disconnected = True
+                    await self.disconnect(ABNORMAL_CLOSURE)
+        except Exception:
+            logger.exception("disconnect() failed for %s", self.scope.get("path"))
+        finally:
+            await self._leave_all()
+
+    async def _leave_all(self) -> None:
+        groups, self.joined = self.joined or set(), set()
+        for group in groups:
+            group_renewal.discard(self.channel_layer, group, self.channel_name)
+        try:
+            async with asyncio.timeout(CLEANUP_TIMEOUT_SECONDS):
+                for group in groups:
+                    await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception:
+            logger.warning("Could not leave %s; the group expiry will", ", ".join(groups))
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self._disconnected = True
+        await super().websocket_disconnect(message)
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except OSError:
+            # uvicorn's ClientDisconnected: the peer is gone. End this consumer; its
+            # cleanup runs in __call__.
+            raise StopConsumer from None
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        try:
+            await super().close(code=code, reason=reason)
+        except OSError:
+            raise StopConsumer from None
+
 
 # The path of the handshake being validated, for the log line (each connection has its own task).
 _handshake_path: ContextVar[str] = ContextVar("handshake_path", default="?")
@@ -61,7 +198,7 @@ def AllowedHostsOriginValidator(application: Any) -> LoggingOriginValidator:  # 
     return LoggingOriginValidator(application, allowed_hosts, "in ALLOWED_HOSTS")
 
 
-class RefuseUnknownPathConsumer(AsyncWebsocketConsumer):
+class RefuseUnknownPathConsumer(SocketConsumer):
     """Last websocket route: closing before accept() makes the handshake fail with 403."""
 
     async def connect(self) -> None:
