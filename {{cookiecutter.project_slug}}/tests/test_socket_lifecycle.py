@@ -35,6 +35,9 @@ class Member(SocketConsumer):
     async def lifecycle_message(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["text"])
 
+    async def websocket_close_now(self, event: dict[str, Any]) -> None:
+        await self.close(code=4400)
+
 
 @pytest.fixture
 def member_class() -> type[Member]:
@@ -124,6 +127,46 @@ async def test_a_consumer_whose_connect_fails_still_cleans_up(member_class):
 
     assert member_class.ended == [ABNORMAL_CLOSURE]
     assert members() == set()
+
+
+class StrictServer(PeerGone):
+    """A server that, as uvicorn does, raises on anything sent after websocket.close."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.sent and self.sent[-1]["type"] == "websocket.close":
+            raise RuntimeError(f"{message['type']} after websocket.close")
+        self.sent.append(message)
+        if message["type"] == "websocket.accept":
+            self.accepted.set()
+
+
+async def test_group_messages_after_the_server_closed_the_socket_are_dropped(member_class):
+    """The chat closes a socket (4400, 4429) while room messages keep arriving for it:
+    they used to reach the server after the close frame, which uvicorn raises on.
+    """
+    server = StrictServer()
+    task = server.start(member_class.as_asgi())
+    await asyncio.wait_for(server.accepted.wait(), timeout=5)
+    layer = get_channel_layer()
+    await layer.group_send(GROUP, {"type": "lifecycle.message", "text": "before"})
+    await asyncio.sleep(0.05)
+    [channel] = members()
+    await layer.send(channel, {"type": "websocket.close_now"})  # the server closes it
+    await asyncio.sleep(0.05)
+    await layer.group_send(GROUP, {"type": "lifecycle.message", "text": "after"})
+    await server.incoming.put({"type": "websocket.disconnect", "code": 4400})
+    await asyncio.wait_for(task, timeout=5)
+
+    assert [m["type"] for m in server.sent] == [
+        "websocket.accept",
+        "websocket.send",
+        "websocket.close",
+    ]
+    assert member_class.ended == [4400]
 
 
 class Clock:

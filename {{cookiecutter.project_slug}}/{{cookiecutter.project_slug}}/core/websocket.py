@@ -86,6 +86,9 @@ class SocketConsumer(AsyncWebsocketConsumer):
     # One set per instance, made on first join().
     joined: set[str] | None = None
     _disconnected = False
+    # Set once close() is sent: nothing more may be sent on the socket (a group message
+    # arriving meanwhile is dropped for it, as for a member that has left).
+    _close_sent = False
 
     async def join(self, group: str) -> None:
         """Add this socket to `group` until it ends (or leave() is called)."""
@@ -137,6 +140,8 @@ class SocketConsumer(AsyncWebsocketConsumer):
     async def send(
         self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
     ) -> None:
+        if self._close_sent:
+            return
         try:
             await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
         except OSError:
@@ -145,6 +150,9 @@ class SocketConsumer(AsyncWebsocketConsumer):
             raise StopConsumer from None
 
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if self._close_sent:
+            return
+        self._close_sent = True
         try:
             await super().close(code=code, reason=reason)
         except OSError:
