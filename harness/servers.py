@@ -47,14 +47,19 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> N
 
 def production_command(project_dir: Path) -> list[str]:
     """The project's production server command: its Makefile's `serve` target, the command
-    the README's Deploy section and the Dockerfile's CMD also run (`uv run` left out).
+    the README's Deploy section and the Dockerfile's CMD also run (`uv run` left out), with
+    the Makefile's `NAME ?= value` defaults in place of `$(NAME)`.
     """
     makefile = (project_dir / "Makefile").read_text(encoding="utf-8")
     target = re.search(r"^serve:.*\n((?:\t.*\n?)+)", makefile, re.MULTILINE)
     if target is None:
         raise HarnessError(f"{project_dir / 'Makefile'} has no serve target with a recipe")
+    defaults = dict(re.findall(r"^(\w+) \?= (\S+)$", makefile, re.MULTILINE))
     lines = [line.strip() for line in target.group(1).splitlines()]
-    command = shlex.split(" ".join(lines).replace("\\ ", " "))
+    recipe = re.sub(
+        r"\$\((\w+)\)", lambda name: defaults.get(name[1], name[0]), " ".join(lines)
+    )
+    command = shlex.split(recipe.replace("\\ ", " "))
     if command[:2] != ["uv", "run"]:
         raise HarnessError(f"the serve target does not start with `uv run`: {command}")
     return command[2:]
@@ -223,10 +228,12 @@ class Uvicorn(AsgiServer):
     name = "uvicorn"
 
     def command(self) -> list[str]:
-        arguments = production_command(self.cwd)[1:]
+        arguments = production_command(self.cwd)
+        if arguments[0] == "python":  # the project's environment, not uv's
+            arguments = arguments[1:]
         for option, value in (("--host", self.host), ("--port", str(self.port))):
             arguments[arguments.index(option) + 1] = value
-        return [str(self.python), "-m", "uvicorn", *arguments]
+        return [str(self.python), *arguments]
 
 
 class Runserver(AsgiServer):

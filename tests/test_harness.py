@@ -51,19 +51,21 @@ def test_variant_ids_are_unique_and_readable():
 
 def test_production_command_is_the_makefiles_serve_target(tmp_path):
     (tmp_path / "Makefile").write_text(
-        "run:\n\tuv run python manage.py runserver\n\n"
-        "serve:\n\tuv run uvicorn config.asgi:application --host 0.0.0.0 \\\n"
-        "\t\t--port 8000 --proxy-headers\n\ntest:\n\tuv run pytest\n"
+        "run:\n\tuv run python manage.py runserver\n\nHOST ?= 0.0.0.0\nPORT ?= 8000\n"
+        "serve:\n\tuv run python -m config.serve --host $(HOST) \\\n"
+        "\t\t--port $(PORT) --other $(UNSET)\n\ntest:\n\tuv run pytest\n"
     )
 
     assert production_command(tmp_path) == [
-        "uvicorn",
-        "config.asgi:application",
+        "python",
+        "-m",
+        "config.serve",
         "--host",
         "0.0.0.0",
         "--port",
         "8000",
-        "--proxy-headers",
+        "--other",
+        "$(UNSET)",
     ]
 
 

@@ -40,6 +40,7 @@ the others (docs/deploy.md, "Every socket ends clean"):
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -97,10 +98,17 @@ class LoggedQueue(BoundedQueue):
     def __init__(self, channel: str, maxsize: int) -> None:
         super().__init__(maxsize)
         self.channel = channel
+        self.dropped = 0
 
     def put_nowait(self, item: Any) -> None:
         if self.full():
-            logger.warning("Dropped the oldest message for %s: its queue is full", self.channel)
+            self.dropped += 1
+            if math.log10(self.dropped).is_integer():  # the 1st, 10th, 100th...: no flood
+                logger.warning(
+                    "Dropped %d messages for %s: it reads slower than they come",
+                    self.dropped,
+                    self.channel,
+                )
         super().put_nowait(item)
 
 

@@ -1,28 +1,38 @@
-"""Limits of the production server (the Makefile's `serve`: uvicorn with these protocols).
+"""Protocols of the production server (config/serve.py runs uvicorn with them).
 
-uvicorn's fast HTTP parser (httptools) has no bound of its own on a request's head: it
-answered a request with 16 MiB of headers, ten unfinished 32 MiB headers grew the process
-by more than 400 MiB, and a client that sends its head a byte at a time held a connection
-for as long as it liked. Its websocket protocol (websockets, sans-I/O) logged the 431 it
-meant for a handshake with an oversized header line and sent the client nothing. These
-subclasses add what is missing; docs/deploy.md lists every limit of the command.
+uvicorn's fast HTTP parser (httptools) has no bound of its own on a request's head, nor on
+the connections it holds; its websocket protocol (websockets, sans-I/O) parses every frame a
+client sends, pings and fragments included, as fast as they come, and keeps reading a
+socket for 10 s after closing it. These subclasses add what is missing; docs/deploy.md
+lists every limit of the server.
 
-* ``HttpProtocol``: a request head (request line and headers) is refused with 431 past
-  MAX_HEAD_BYTES, whether it arrives whole or never ends, and with 408 when it is not
-  complete HEAD_TIMEOUT_SECONDS after it began (or after the connection opened).
-* ``WebSocketProtocol``: a handshake the websockets library refuses gets its answer.
+* ``HttpProtocol``: a connection past WEB_MAX_CONNECTIONS is answered 503 on arrival; a
+  request head (request line and headers) is refused with 431 past MAX_HEAD_BYTES, whether
+  it arrives whole or never ends, and with 408 when it is not complete HEAD_TIMEOUT_SECONDS
+  after it began (or after the connection opened).
+* ``WebSocketProtocol``: a socket sending more than WS_MAX_FRAMES_PER_SECOND frames of any
+  kind is closed with 1008; input is parsed a slice at a time, so one socket's burst cannot
+  hold the event loop; after the server's close frame a socket is read for at most one more
+  message's worth of bytes and dropped CLOSE_TIMEOUT_SECONDS later if it does not answer.
+  (uvicorn 0.55 answers an oversized handshake with 431 itself.)
 
-They depend on uvicorn's protocol classes, which are not a public API: the project's tests
-(tests/test_server.py) run a real uvicorn with them, so an upgrade that breaks them fails
-there.
+They override uvicorn's protocol classes, which are not a public API (pyproject.toml bounds
+uvicorn above): the project's tests (tests/test_server.py) run a real uvicorn with them,
+so an upgrade that breaks them fails there. When raising the bound, compare
+WebSocketsSansIOProtocol.handle_events, data_received and send (close_timeout) and
+HttpToolsProtocol.data_received and on_headers_complete with what these classes assume.
 """
 
 import asyncio
 import logging
+import time
 from typing import Any
 
+from django.conf import settings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +41,35 @@ logger = logging.getLogger(__name__)
 MAX_HEAD_BYTES = 32 * 1024
 # From a request's first byte (or the connection's opening) to the end of its head.
 HEAD_TIMEOUT_SECONDS = 10.0
+# How long a socket the server closed may take to answer the close frame.
+CLOSE_TIMEOUT_SECONDS = 1.0
+# Bytes parsed at a time: a slice of tiny frames costs a few milliseconds at most.
+PARSE_SLICE_BYTES = 4096
+# At most one log line this often for refusals that a flood repeats.
+REFUSAL_LOG_SECONDS = 10.0
+
+
+class ThrottledWarning:
+    """A warning logged at most once per REFUSAL_LOG_SECONDS, with the count since."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.count = 0
+        self.logged_at = -REFUSAL_LOG_SECONDS
+
+    def __call__(self, detail: str) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self.logged_at >= REFUSAL_LOG_SECONDS:
+            logger.warning(
+                "%s: %d since the last such line, the latest %s", self.message, self.count, detail
+            )
+            self.count = 0
+            self.logged_at = now
+
+
+too_many_connections = ThrottledWarning("Refused connections past WEB_MAX_CONNECTIONS")
+too_many_frames = ThrottledWarning("Closed websockets past WS_MAX_FRAMES_PER_SECOND with 1008")
 
 
 class HeadRefusedError(Exception):
@@ -49,6 +88,11 @@ class HttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        limit = settings.WEB_MAX_CONNECTIONS
+        if limit and len(self.server_state.connections) > limit:
+            too_many_connections(self._client())
+            self._answer(503, "Service Unavailable")
+            return
         self._start_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -102,11 +146,16 @@ class HttpProtocol(HttpToolsProtocol):
         if self._reading_head and not self._refused:
             self._refuse(408, "Request Timeout")
 
+    def _client(self) -> str:
+        return "%s:%d" % self.client if self.client else "?"  # noqa: UP031
+
     def _refuse(self, status: int, reason: str) -> None:
+        logger.warning("Refused a request from %s: %d %s", self._client(), status, reason)
+        self._answer(status, reason)
+
+    def _answer(self, status: int, reason: str) -> None:
         self._refused = True
         self._cancel_head_timer()
-        client = "%s:%d" % self.client if self.client else "?"  # noqa: UP031
-        logger.warning("Refused a request from %s: %d %s", client, status, reason)
         body = reason.encode("ascii")
         self.transport.write(
             b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
@@ -117,11 +166,73 @@ class HttpProtocol(HttpToolsProtocol):
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's websockets (sans-I/O) protocol, answering the handshakes it refuses."""
+    """uvicorn's websockets (sans-I/O) protocol with a frame rate per socket, input parsed a
+    slice at a time, and a short, bounded close.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.close_timeout = CLOSE_TIMEOUT_SECONDS
+        self.max_frames_per_second: int = settings.WS_MAX_FRAMES_PER_SECOND
+        self._window_start = 0.0
+        self._window_frames = 0
+        # After the server's close: one more message and the client's close frame, no more.
+        self._readable_after_close = self.config.ws_max_size + 1024
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if not self.handshake_initiated and self.conn.handshake_exc is not None:
-            logger.warning("Refused a websocket handshake: %s", self.conn.handshake_exc)
+        for start in range(0, len(data), PARSE_SLICE_BYTES):
+            if self.transport.is_closing():
+                return
+            piece = data[start : start + PARSE_SLICE_BYTES]
+            if self.close_sent and self.handshake_complete:
+                self._readable_after_close -= len(piece)
+                if self._readable_after_close < 0:
+                    self.transport.close()
+                    return
+            super().data_received(piece)
+
+    def handle_events(self) -> None:
+        events = self.conn.events_received()
+        frames = sum(isinstance(event, Frame) for event in events)
+        if frames and self._over_frame_rate(frames):
+            self._close_flooded()
+            return
+        # uvicorn's own dispatch (WebSocketsSansIOProtocol.handle_events), over these events;
+        # after the server's close frame, only the client's close frame is read.
+        for event in events:
+            if isinstance(event, Request):
+                self.handle_connect(event)
+            elif not isinstance(event, Frame) or (self.close_sent and event.opcode != Opcode.CLOSE):
+                continue
+            elif event.opcode == Opcode.CONT:
+                self.handle_cont(event)
+            elif event.opcode == Opcode.TEXT:
+                self.handle_text(event)
+            elif event.opcode == Opcode.BINARY:
+                self.handle_bytes(event)
+            elif event.opcode == Opcode.PING:
+                self.handle_ping()
+            elif event.opcode == Opcode.PONG:
+                self.handle_pong(event)
+            elif event.opcode == Opcode.CLOSE:
+                self.handle_close(event)
+
+    def _over_frame_rate(self, frames: int) -> bool:
+        if not self.max_frames_per_second:
+            return False
+        now = self.loop.time()
+        if now - self._window_start >= 1.0:
+            self._window_start, self._window_frames = now, 0
+        self._window_frames += frames
+        return self._window_frames > self.max_frames_per_second
+
+    def _close_flooded(self) -> None:
+        client = "%s:%d" % self.client if self.client else "?"  # noqa: UP031
+        too_many_frames(client)
+        if not self.close_sent:
+            self.conn.fail(1008, "Too many frames")
             self.transport.write(b"".join(self.conn.data_to_send()))
-            self.transport.close()
+            self.close_sent = True
+            if self.handshake_complete and self.initial_response is None:
+                self.queue.put_nowait({"type": "websocket.disconnect", "code": 1008})
+        self.transport.close()

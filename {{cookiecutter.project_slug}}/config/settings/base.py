@@ -112,6 +112,12 @@ IN_MEMORY_CHANNEL_LAYER = {
 }
 CHANNEL_LAYERS = {"default": IN_MEMORY_CHANNEL_LAYER}
 
+# The production server's limits per process (config/serve.py): connections past
+# WEB_MAX_CONNECTIONS get 503 at once, and a websocket sending more than
+# WS_MAX_FRAMES_PER_SECOND frames of any kind is closed with 1008. 0 turns either off.
+WEB_MAX_CONNECTIONS = env.int("WEB_MAX_CONNECTIONS", default=2000)
+WS_MAX_FRAMES_PER_SECOND = env.int("WS_MAX_FRAMES_PER_SECOND", default=100)
+
 # GET /health/ runs one check at a time per process and reuses its result this long.
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=1.0)
 

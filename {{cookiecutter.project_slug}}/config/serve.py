@@ -1,0 +1,69 @@
+"""The production server: `python -m config.serve [--host HOST] [--port PORT]`.
+
+The one source of the server command and its limits: the Makefile's `serve` (`make serve
+HOST=... PORT=...`), the Dockerfile's CMD and compose run this, and the project's tests
+serve with server_options(). uvicorn, with the protocols of config/server.py; the limits
+come from settings (WEB_MAX_CONNECTIONS, WS_MAX_FRAMES_PER_SECOND, WS_MAX_MESSAGE_CHARS),
+so the environment sets them. docs/deploy.md lists every limit and why.
+
+Environment uvicorn reads itself: WEB_CONCURRENCY (worker processes, default 1) and
+FORWARDED_ALLOW_IPS (the proxies whose X-Forwarded-* headers are believed).
+"""
+
+import argparse
+import os
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+
+from config.server import HttpProtocol, WebSocketProtocol
+
+APPLICATION = "config.asgi:application"
+# On SIGTERM uvicorn closes every websocket with 1012 and waits for their consumers to
+# finish (under a second, measured with 300 sockets): this only bounds a stuck one.
+GRACEFUL_SHUTDOWN_SECONDS = 4
+# A websocket message's size when no chat says otherwise.
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
+# What a chat message of WS_MAX_MESSAGE_CHARS characters may take as a JSON text frame:
+# up to 12 bytes a character (a character outside the BMP escaped as two \uXXXX), plus
+# the rest of the JSON object.
+BYTES_PER_CHARACTER = 12
+ENVELOPE_BYTES = 1024
+
+
+def max_message_bytes() -> int:
+    """The largest websocket message the server reads: what the chat accepts, no more."""
+    characters = getattr(settings, "WS_MAX_MESSAGE_CHARS", None)
+    if characters is None:
+        return DEFAULT_MAX_MESSAGE_BYTES
+    return characters * BYTES_PER_CHARACTER + ENVELOPE_BYTES
+
+
+def server_options() -> dict[str, Any]:
+    """uvicorn's options for this project, whatever the application and address."""
+    return {
+        "lifespan": "off",
+        "http": HttpProtocol,
+        "ws": WebSocketProtocol,
+        "ws_max_size": max_message_bytes(),
+        # Browsers offer compression; a compressed socket holds far more memory.
+        "ws_per_message_deflate": False,
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        # Not uvicorn's limit_concurrency, which answers 503 to requests on connections
+        # already open: HttpProtocol refuses new connections past WEB_MAX_CONNECTIONS.
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m config.serve", description=__doc__)
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on")  # noqa: S104
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    arguments = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+    uvicorn.run(APPLICATION, host=arguments.host, port=arguments.port, **server_options())
+
+
+if __name__ == "__main__":
+    main()
