@@ -5,13 +5,15 @@ development server), so the consumer can be compared with the tutorial's on the 
 server, and the production configuration with the tutorial as the Channels docs serve it.
 """
 
+import contextlib
 import resource
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.baking import Baked, Bakery
-from harness.commands import clean_env
-from harness.served import SECRET_KEY, login, prepare_database, server_env
+from harness.commands import clean_env, run
+from harness.served import SECRET_KEY, USERNAME, login, prepare_database, server_env
 from harness.servers import Daphne, RawWebsockets, Server, Uvicorn
 from harness.services import REDIS_URL
 from harness.variants import variant
@@ -37,19 +39,34 @@ class Contestant:
         return f"{self.server.ws_url}/ws/chat/{room}/"
 
 
-def prepare(workdir: Path) -> tuple[Baked, Path]:
-    """The default project, baked and installed, with its database; a log directory."""
-    baked = Bakery(workdir / "cache").copy(variant(), workdir)
+def prepare(workdir: Path, bakery: Bakery | None = None) -> tuple[Baked, Path]:
+    """The default project, baked and installed (from `bakery`, or a bakery of its own),
+    with its database and the tutorial's; a log directory.
+    """
+    baked = (bakery or Bakery(workdir / "cache")).copy(variant(), workdir)
     prepare_database(baked.path, baked.python, project_env(baked, "memory"))
+    run(
+        [str(baked.python), "-m", "django", "migrate", "--noinput", "-v", "0"],
+        cwd=TUTORIAL_DIR,
+        env=tutorial_env(baked, "memory"),
+    )
     logs = workdir / "logs"
     logs.mkdir()
     return baked, logs
 
 
+def project_database(baked: Baked) -> Path:
+    return baked.path / "bench.sqlite3"
+
+
+def tutorial_database(baked: Baked) -> Path:
+    return baked.path / "tutorial.sqlite3"
+
+
 def project_env(baked: Baked, layer: str) -> dict[str, str]:
     env = server_env(
         baked.python,
-        DATABASE_URL=f"sqlite:///{baked.path / 'bench.sqlite3'}",
+        DATABASE_URL=f"sqlite:///{project_database(baked)}",
         # The benchmark is a flood by design, from one user, over thousands of sockets.
         WS_RATE_PER_SECOND="0",
         WS_MAX_FRAMES_PER_SECOND="0",
@@ -61,32 +78,66 @@ def project_env(baked: Baked, layer: str) -> dict[str, str]:
     return env
 
 
-def contestants(layer: str, baked: Baked, logs: Path) -> list[Contestant]:
-    """The four servers on `layer`, not started."""
-    env = project_env(baked, layer)
-    tutorial_env = clean_env(
+def tutorial_env(baked: Baked, layer: str) -> dict[str, str]:
+    """The tutorial's environment: a database of its own (Django's default user model),
+    the project's key, so the session log_in() copies there logs the same user in.
+    """
+    env = clean_env(
         DJANGO_SETTINGS_MODULE="tutorial_site.settings",
-        # The project's database and key: the same session cookie logs in to both.
-        BENCH_DATABASE=str(baked.path / "bench.sqlite3"),
+        BENCH_DATABASE=str(tutorial_database(baked)),
         BENCH_SECRET_KEY=SECRET_KEY,
     )
     if layer != "memory":
-        tutorial_env.update(REDIS_URL=REDIS_URL, REDIS_CHANNEL_LAYER=layer)
+        env.update(REDIS_URL=REDIS_URL, REDIS_CHANNEL_LAYER=layer)
+    return env
+
+
+def contestants(layer: str, baked: Baked, logs: Path) -> list[Contestant]:
+    """The four servers on `layer`, not started."""
+    env = project_env(baked, layer)
     tutorial_app = "tutorial_site.asgi:application"
     servers = (
         Uvicorn(baked.python, baked.path, env, logs / f"project-{layer}.log"),
         Daphne(baked.python, baked.path, env, logs / f"project-daphne-{layer}.log"),
         Daphne(
-            baked.python, TUTORIAL_DIR, tutorial_env, logs / f"tutorial-{layer}.log", tutorial_app
+            baked.python,
+            TUTORIAL_DIR,
+            tutorial_env(baked, layer),
+            logs / f"tutorial-{layer}.log",
+            tutorial_app,
         ),
         RawWebsockets(logs / f"raw-{layer}.log"),
     )
     return [Contestant(name, server) for name, server in zip(NAMES, servers, strict=True)]
 
 
-def log_in(lineup: list[Contestant]) -> None:
-    """One logged-in session for every server (the tutorial shares the database)."""
+def log_in(lineup: list[Contestant], baked: Baked) -> None:
+    """One logged-in session for every server: the project's session and user, copied to
+    the tutorial's database, so a handshake costs both the same two lookups.
+    """
     cookie = login(lineup[0].server.base_url)
+    session_key = dict(part.split("=", 1) for part in cookie.split("; "))["sessionid"]
+    with (
+        contextlib.closing(sqlite3.connect(project_database(baked))) as project,
+        contextlib.closing(sqlite3.connect(tutorial_database(baked))) as tutorial,
+    ):
+        session = project.execute(
+            "SELECT session_key, session_data, expire_date FROM django_session"
+            " WHERE session_key = ?",
+            (session_key,),
+        ).fetchone()
+        columns = [row[1] for row in tutorial.execute("PRAGMA table_info(auth_user)")]
+        user = project.execute(
+            f"SELECT {', '.join(columns)} FROM users_user WHERE username = ?",
+            (USERNAME,),
+        ).fetchone()
+        with tutorial:
+            tutorial.execute("INSERT OR REPLACE INTO django_session VALUES (?, ?, ?)", session)
+            placeholders = ", ".join("?" * len(columns))
+            tutorial.execute(
+                f"INSERT OR REPLACE INTO auth_user ({', '.join(columns)}) VALUES ({placeholders})",
+                user,
+            )
     for contestant in lineup:
         contestant.headers = {"Cookie": cookie}
 

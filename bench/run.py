@@ -2,6 +2,7 @@
 with the Channels tutorial app and a raw `websockets` server speaking the same protocol.
 
     python bench/run.py [--rounds 3] [--seconds 3] [--out bench-results] [--only TEXT]
+                        [--smoke] [--cache DIR]
 
 Needs what the template's tests need (requirements/test.txt, which installs the harness)
 and a Redis at REDIS_URL (default redis://127.0.0.1:6379/0). Everything binds to
@@ -19,25 +20,32 @@ import tempfile
 from pathlib import Path
 
 from lineup import LAYERS, NAMES, allow_sockets, contestants, log_in, prepare
-from scenarios import IDLE_CONNECTIONS, scenarios
+from scenarios import FULL, IDLE_CONNECTIONS, SMOKE, Scale, scenarios
 
+from harness.baking import Bakery
 from harness.variants import TEMPLATE_DIR
 
 
 def measure(
-    rounds: int, seconds: float, workdir: Path, only: str = ""
+    rounds: int,
+    seconds: float,
+    workdir: Path,
+    only: str = "",
+    *,
+    scale: Scale = FULL,
+    bakery: Bakery | None = None,
 ) -> dict[str, dict[str, dict]]:
-    baked, logs = prepare(workdir)
+    baked, logs = prepare(workdir, bakery)
     raw_samples: dict[str, dict[str, list[dict]]] = {}
     for layer in LAYERS:
-        chosen = scenarios(seconds, layer, only)
+        chosen = scenarios(seconds, layer, only, scale)
         if not chosen:
             continue
         lineup = contestants(layer, baked, logs)
         try:
             for contestant in lineup:
                 contestant.server.start()
-            log_in(lineup)
+            log_in(lineup, baked)
             for round_number in range(rounds):
                 for name, scenario in chosen.items():
                     # Interleaved: each round runs every server once per scenario.
@@ -82,12 +90,22 @@ def main() -> int:
     parser.add_argument(
         "--only", default="", help="run only the scenarios whose name contains this text"
     )
+    parser.add_argument(
+        "--smoke", action="store_true", help="every scenario once, small: does it all run?"
+    )
+    parser.add_argument(
+        "--cache", type=Path, help="bake and install in this folder, kept for the next run"
+    )
     args = parser.parse_args()
+    scale = SMOKE if args.smoke else FULL
     if not any(scenarios(args.seconds, layer, args.only) for layer in LAYERS):
         parser.error(f"no scenario's name contains {args.only!r}")
     allow_sockets(IDLE_CONNECTIONS[-1])
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
-        results = measure(args.rounds, args.seconds, Path(workdir), args.only)
+        bakery = Bakery(args.cache) if args.cache else None
+        results = measure(
+            args.rounds, args.seconds, Path(workdir), args.only, scale=scale, bakery=bakery
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)

@@ -10,15 +10,30 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import websockets
 from lineup import LAYER_NAMES, PRODUCTION_LAYER, Contestant
 
-ECHO_CLIENTS = (1, 50, 200)
-BROADCAST_MEMBERS = (100, 500)
-# Idle memory: resident memory per connection over the first 1,000 on a fresh process, and
-# per connection from 1,000 to 5,000, past the allocators' start-up reserve (performance.md).
-IDLE_CONNECTIONS = (1000, 5000)
+
+@dataclass(frozen=True)
+class Scale:
+    """How big each scenario is."""
+
+    echo_clients: tuple[int, ...] = (1, 50, 200)
+    broadcast_members: tuple[int, ...] = (100, 500)
+    broadcast_repeats: int = 20
+    # Idle memory: resident memory per connection over the first 1,000 on a fresh process,
+    # and from 1,000 to 5,000, past the allocators' start-up reserve (performance.md).
+    idle_connections: tuple[int, int] = (1000, 5000)
+
+
+FULL = Scale()
+# Every scenario once, small: proves the benchmark runs (tests/test_bench_tools.py).
+SMOKE = Scale(
+    echo_clients=(1, 5), broadcast_members=(5,), broadcast_repeats=2, idle_connections=(20, 40)
+)
+IDLE_CONNECTIONS = FULL.idle_connections
 
 Scenario = Callable[[Contestant], Awaitable[dict[str, float]]]
 
@@ -157,18 +172,20 @@ async def idle_memory(contestant: Contestant, first: int, total: int) -> dict[st
     }
 
 
-def scenarios(seconds: float, layer: str, only: str = "") -> dict[str, Scenario]:
+def scenarios(
+    seconds: float, layer: str, only: str = "", scale: Scale = FULL
+) -> dict[str, Scenario]:
     """The scenarios that run on `layer`, by name, those whose name contains `only`."""
     found: dict[str, Scenario] = {}
     if layer == PRODUCTION_LAYER:
-        for clients in ECHO_CLIENTS:
+        for clients in scale.echo_clients:
             found[f"echo, {clients} clients"] = lambda c, n=clients: echo(c, n, seconds)
         found["connection rate"] = lambda c: connection_rate(c, seconds)
-        first, total = IDLE_CONNECTIONS
+        first, total = scale.idle_connections
         found[f"idle memory, {first} then {total} connections"] = lambda c: idle_memory(
             c, first, total
         )
-    for members in BROADCAST_MEMBERS:
+    for members in scale.broadcast_members:
         name = f"broadcast to {members}, {LAYER_NAMES[layer]}"
-        found[name] = lambda c, m=members: broadcast(c, m)
+        found[name] = lambda c, m=members: broadcast(c, m, scale.broadcast_repeats)
     return {name: run for name, run in found.items() if only.lower() in name.lower()}

@@ -194,6 +194,7 @@ class Bakery:
     """The bake cache, the environments and their mypy caches of one run, under one root."""
 
     def __init__(self, root: Path) -> None:
+        self.root = root
         self.bakes = BakeCache(root / "bakes")
         self.environments = ProjectEnvironments(root / "venvs")
         self.mypy_caches = MypyCaches(root / "mypy")

@@ -285,6 +285,13 @@ class ProxyClient:
             timeout=timeout,
         )
 
+    def elsewhere(self, source: str) -> "ProxyClient":
+        """The same session from the loopback address `source` (another network, a NAT)."""
+        other = ProxyClient(self.proxy, source)
+        for cookie in self.cookies:
+            other.cookies.set_cookie(cookie)
+        return other
+
     def cookie_header(self) -> str:
         return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.cookies)
 

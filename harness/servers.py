@@ -56,9 +56,7 @@ def production_command(project_dir: Path) -> list[str]:
         raise HarnessError(f"{project_dir / 'Makefile'} has no serve target with a recipe")
     defaults = dict(re.findall(r"^(\w+) \?= (\S+)$", makefile, re.MULTILINE))
     lines = [line.strip() for line in target.group(1).splitlines()]
-    recipe = re.sub(
-        r"\$\((\w+)\)", lambda name: defaults.get(name[1], name[0]), " ".join(lines)
-    )
+    recipe = re.sub(r"\$\((\w+)\)", lambda name: defaults.get(name[1], name[0]), " ".join(lines))
     command = shlex.split(recipe.replace("\\ ", " "))
     if command[:2] != ["uv", "run"]:
         raise HarnessError(f"the serve target does not start with `uv run`: {command}")

@@ -1,4 +1,6 @@
-"""The benchmark's diagnostic pieces that can be checked without timing anything."""
+"""The benchmark runs: every scenario once, small, against every contestant; and its
+diagnostic pieces, checked without timing anything.
+"""
 
 import json
 import os
@@ -6,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.variants import TEMPLATE_DIR
+import pytest
+
+from harness.services import REDIS_URL, require_services
+from harness.variants import TEMPLATE_DIR, variant
 
 HOOK = TEMPLATE_DIR / "bench" / "allocator_hook.py"
 
@@ -54,3 +59,40 @@ def test_allocator_hook_does_nothing_unless_asked():
     code = "import signal\nprint(signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL)\n"
     result = run_with_hook(code, None)
     assert result.stdout.strip() == "True", result.stderr
+
+
+@pytest.mark.e2e
+def test_every_scenario_runs_against_every_contestant(bakery, tmp_path):
+    """`bench/run.py --smoke`: each scenario once, small, on every layer, against the
+    project (uvicorn and daphne), the tutorial and the raw server; every figure is a
+    positive number. (The benchmark once stopped running and nothing noticed.)
+    """
+    require_services(variant())
+    bakery.baked(variant())  # baked and installed in the run's shared cache
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(TEMPLATE_DIR / "bench" / "run.py"),
+            "--smoke",
+            "--rounds=1",
+            "--seconds=0.3",
+            f"--out={tmp_path / 'out'}",
+            f"--cache={bakery.root}",
+        ],
+        env={**os.environ, "REDIS_URL": REDIS_URL},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    layers = {"in-memory layer", "Redis layer", "Redis pub/sub layer"}
+    assert {name.split(", ", 1)[1] for name in results if name.startswith("broadcast")} == layers
+    assert sum(name.startswith("echo") for name in results) == 2
+    assert any(name.startswith("connection rate") for name in results)
+    assert any(name.startswith("idle memory") for name in results)
+    for scenario, by_server in results.items():
+        assert set(by_server) == {"project", "project on daphne", "tutorial", "raw"}, scenario
+        for server, figures in by_server.items():
+            throughput = [v for k, v in figures.items() if not k.startswith("kib_per")]
+            assert all(value > 0 for value in throughput), (scenario, server, figures)

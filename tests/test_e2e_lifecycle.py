@@ -30,7 +30,13 @@ EXPIRY = 3  # WS_GROUP_EXPIRY_SECONDS of these servers: renewals every second
 PER_USER = 20  # WS_MAX_CONNECTIONS_PER_USER (the default)
 ENDINGS = 1000
 SERVICE_RESTART = 1012
-ENV = {"WS_GROUP_EXPIRY_SECONDS": str(EXPIRY), "WS_RATE_PER_SECOND": "0"}
+# The harness's servers hold no per-user limit by default: these hold the default one.
+ENV = {
+    "WS_GROUP_EXPIRY_SECONDS": str(EXPIRY),
+    "WS_RATE_PER_SECOND": "0",
+    "WS_MAX_CONNECTIONS_PER_USER": str(PER_USER),
+}
+UNCAPPED = {**ENV, "WS_MAX_CONNECTIONS_PER_USER": "0"}
 
 
 @pytest.fixture(scope="module", params=["defaults"])
@@ -198,6 +204,9 @@ def test_sockets_ending_every_way_in_a_busy_room_leave_only_live_members(
             for ws in sockets:
                 await send_json(ws, {"type": "ping"})
                 assert await receive_json(ws) == {"type": "pong"}
+            # And no more: the limit is in force.
+            async with await connect(pair[0], f"/ws/chat/{room()}/", headers[0]) as extra:
+                assert await drain(extra, limit=1) == ([], 4429)
 
     asyncio.run(full_allowance())
     print(f"\n{ENDINGS} sockets ended ({refused} closed by the server first): no member left")
@@ -211,7 +220,7 @@ def test_a_killed_processs_members_leave_within_the_group_expiry(
     WS_GROUP_EXPIRY_SECONDS and removes them soon after, while a member on the live process,
     joined well before, stays and still receives (its membership is renewed).
     """
-    doomed = served.new_server(REDIS_URL=own_redis.url, WS_MAX_CONNECTIONS_PER_USER="0", **ENV)
+    doomed = served.new_server(REDIS_URL=own_redis.url, **UNCAPPED)
     name = room()
     path = f"/ws/chat/{name}/"
 
@@ -267,7 +276,7 @@ def test_sigterm_with_hundreds_of_sockets_exits_fast_leaving_no_member(
     cancellation Python 3.11 had lost, and logged an ERROR; now every socket gets 1012
     and the process is gone within 5 s.
     """
-    stopping = served.new_server(REDIS_URL=own_redis.url, WS_MAX_CONNECTIONS_PER_USER="0", **ENV)
+    stopping = served.new_server(REDIS_URL=own_redis.url, **UNCAPPED)
     name = room()
     path = f"/ws/chat/{name}/"
     crowd_size = 300

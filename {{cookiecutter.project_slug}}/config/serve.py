@@ -17,27 +17,14 @@ from typing import Any
 import uvicorn
 from django.conf import settings
 
+from {{ cookiecutter.project_slug }}.core.websocket import max_frame_bytes
+
 from config.server import HttpProtocol, WebSocketProtocol
 
 APPLICATION = "config.asgi:application"
 # On SIGTERM uvicorn closes every websocket with 1012 and waits for their consumers to
 # finish (under a second, measured with 300 sockets): this only bounds a stuck one.
 GRACEFUL_SHUTDOWN_SECONDS = 4
-# A websocket message's size when no chat says otherwise.
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
-# What a chat message of WS_MAX_MESSAGE_CHARS characters may take as a JSON text frame:
-# up to 12 bytes a character (a character outside the BMP escaped as two \uXXXX), plus
-# the rest of the JSON object.
-BYTES_PER_CHARACTER = 12
-ENVELOPE_BYTES = 1024
-
-
-def max_message_bytes() -> int:
-    """The largest websocket message the server reads: what the chat accepts, no more."""
-    characters = getattr(settings, "WS_MAX_MESSAGE_CHARS", None)
-    if characters is None:
-        return DEFAULT_MAX_MESSAGE_BYTES
-    return characters * BYTES_PER_CHARACTER + ENVELOPE_BYTES
 
 
 def server_options() -> dict[str, Any]:
@@ -46,7 +33,8 @@ def server_options() -> dict[str, Any]:
         "lifespan": "off",
         "http": HttpProtocol,
         "ws": WebSocketProtocol,
-        "ws_max_size": max_message_bytes(),
+        # What the application accepts, no more: a larger message closes the socket (1009).
+        "ws_max_size": max_frame_bytes(getattr(settings, "WS_MAX_MESSAGE_CHARS", None)),
         # Browsers offer compression; a compressed socket holds far more memory.
         "ws_per_message_deflate": False,
         "proxy_headers": True,

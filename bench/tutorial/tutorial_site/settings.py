@@ -4,8 +4,9 @@ and daphne as the baked project, the tutorial's consumer plus a ping/pong handle
 
 import os
 
-# The benchmark points both apps at one database and one key, so the same logged-in
-# session cookie authenticates a client of either: handshakes cost the same lookups.
+# The benchmark gives this app the project's key and copies the project's logged-in session
+# and user into its database, so one session cookie authenticates a client of either:
+# handshakes cost the same lookups (bench/lineup.py, log_in).
 SECRET_KEY = os.environ.get("BENCH_SECRET_KEY", "benchmark-reference-only-" + "x" * 40)
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]

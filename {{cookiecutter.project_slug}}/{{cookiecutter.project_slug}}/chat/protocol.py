@@ -19,6 +19,8 @@ import unicodedata
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from {{ cookiecutter.project_slug }}.core.websocket import max_frame_bytes
+
 Payload = dict[str, Any]
 
 # A room name is safe in a URL and in a channel-layer group name (ASCII, under 100 chars).
@@ -70,9 +72,9 @@ def decode(text_data: str | None, *, max_message_chars: int) -> Payload:
         raise ProtocolError(ErrorCode.BINARY_FRAME, "Send JSON in text frames, not binary.")
     if not text_data:
         raise ProtocolError(ErrorCode.EMPTY_FRAME, "Empty frame.")
-    # JSON may spell one character with up to 12 (a \\uXXXX surrogate pair); anything
-    # longer than that cannot hold a valid message and is refused before parsing.
-    if len(text_data) > 12 * max_message_chars + 1024:
+    # Longer than any valid message can be spelt: refused before parsing. (The production
+    # server refuses such a frame itself, with 1009; daphne lets it through.)
+    if len(text_data) > max_frame_bytes(max_message_chars):
         raise ProtocolError(ErrorCode.FRAME_TOO_LARGE, "Frame too large.")
     try:
         payload = json.loads(text_data)

@@ -17,6 +17,20 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
+# A websocket message's size in bytes when no application bounds it more tightly.
+DEFAULT_MAX_FRAME_BYTES = 64 * 1024
+
+
+def max_frame_bytes(max_message_chars: int | None = None) -> int:
+    """Return the size of the largest frame that can carry a JSON message whose text has
+    `max_message_chars` characters: 12 bytes a character (one outside the BMP, escaped as a
+    \\uXXXX pair), plus 1 KiB for the rest of the object. DEFAULT_MAX_FRAME_BYTES if None.
+    """
+    if max_message_chars is None:
+        return DEFAULT_MAX_FRAME_BYTES
+    return 12 * max_message_chars + 1024
+
+
 # The close code disconnect() is given when the socket ended without a close frame.
 ABNORMAL_CLOSURE = 1006
 # Cleanup that cannot reach the channel layer in this time gives up (group expiry then
