@@ -3,6 +3,8 @@
 import asyncio
 import contextlib
 import json
+import socket as sockets
+import struct
 import urllib.error
 import urllib.request
 from email.message import Message
@@ -137,3 +139,37 @@ async def raw_exchange(port: int, *parts: bytes, pause: float = 0, wait: float =
         reading.cancel()
         writer.close()
     return bytes(answer)
+
+
+# The ways a chat socket ends in the wild, for end_socket().
+ENDINGS = ("close", "fin", "rst", "stalled-rst", "server-close")
+
+
+def reset(ws) -> None:
+    """End the connection with a TCP RST, as a client that crashes or loses its network."""
+    raw = ws.transport.get_extra_info("socket")
+    raw.setsockopt(sockets.SOL_SOCKET, sockets.SO_LINGER, struct.pack("ii", 1, 0))
+    ws.transport.abort()
+
+
+async def end_socket(ws, how: str) -> None:
+    """End a chat socket one of the ENDINGS: a close frame; the TCP connection closed
+    without one (FIN) or reset (RST); reading stopped while the room talks, then reset;
+    bad messages until the server closes it (4400).
+    """
+    if how == "close":
+        await ws.close()
+    elif how == "fin":
+        ws.transport.close()
+    elif how == "rst":
+        reset(ws)
+    elif how == "stalled-rst":
+        ws.transport.pause_reading()
+        await asyncio.sleep(0.3)
+        reset(ws)
+    elif how == "server-close":
+        for _ in range(10):
+            await ws.send("not json")
+        await drain(ws, limit=20, timeout=5)
+    else:
+        raise ValueError(how)

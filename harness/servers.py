@@ -227,8 +227,9 @@ class Uvicorn(AsgiServer):
 
     def command(self) -> list[str]:
         arguments = production_command(self.cwd)
-        if arguments[0] == "python":  # the project's environment, not uv's
-            arguments = arguments[1:]
+        # In the project's environment: `python -m config.serve ...` as it is, a console
+        # script (`uvicorn ...`, a project of an earlier release) as a module.
+        arguments = arguments[1:] if arguments[0] == "python" else ["-m", *arguments]
         for option, value in (("--host", self.host), ("--port", str(self.port))):
             arguments[arguments.index(option) + 1] = value
         return [str(self.python), *arguments]

@@ -100,3 +100,33 @@ def test_every_scenario_runs_against_every_contestant(bakery, tmp_path):
             assert measured or scenario.startswith("idle memory"), (scenario, server)
             assert all(value > 0 for value in measured), (scenario, server, figures)
             assert not any(math.isnan(value) for value in figures.values()), (scenario, server)
+
+
+@pytest.mark.e2e
+def test_the_soak_runs_and_finds_nothing_left(bakery, tmp_path):
+    """`bench/soak.py`, briefly: 300 cycles over two production processes end every way a
+    socket ends, and leave no group member, no Redis group and every allowance.
+    """
+    require_services(variant())
+    bakery.baked(variant())
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(TEMPLATE_DIR / "bench" / "soak.py"),
+            "--cycles=300",
+            "--concurrency=8",
+            f"--out={tmp_path}",
+            f"--cache={bakery.root}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    soak = json.loads((tmp_path / "soak.json").read_text())
+    assert soak["failed_handshakes"] == 0
+    assert soak["ended"] + soak["closed_by_server_first"] == 300
+    assert soak["stale_group_members"] == 0
+    assert soak["redis_group_keys_left"] == []
+    assert soak["leaked_allowances"] == 0
+    assert soak["sockets_allowed_per_process"] == [20, 20]

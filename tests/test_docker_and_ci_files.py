@@ -19,6 +19,7 @@ import yaml
 from harness.baking import Bakery
 from harness.proxy import Nginx, make_certificates
 from harness.servers import production_command
+from harness.services import require
 from harness.variants import TEMPLATE_DIR, variant, variant_id
 
 COMBINATIONS = [
@@ -155,6 +156,25 @@ def test_image_and_compose_run_the_makefiles_production_command(project):
     migrate, serve = shell[2].split(" && ")
     assert shlex.split(migrate) == ["python", "manage.py", "migrate", "--noinput"]
     assert shlex.split(serve) == expected
+
+
+def test_make_serve_listens_where_it_is_told(project):
+    """`make serve HOST=... PORT=...` runs the one server command on that address and
+    port (a dry run: the end-to-end layer runs the command itself).
+    """
+    make = shutil.which("make")
+    require(make is not None, "make is not installed (Debian package: make)")
+    done = subprocess.run(
+        [str(make), "-n", "serve", "HOST=127.0.0.5", "PORT=9123"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert done.stdout.split() == shlex.split(
+        "uv run python -m config.serve --host 127.0.0.5 --port 9123"
+    )
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=variant_id)

@@ -8,8 +8,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
-import struct
 import subprocess
 import time
 import uuid
@@ -18,7 +16,16 @@ import pytest
 import redis
 import websockets
 
-from harness.client import connect, drain, http_get, receive_json, send_json, ws_headers
+from harness.client import (
+    ENDINGS,
+    connect,
+    drain,
+    end_socket,
+    http_get,
+    receive_json,
+    send_json,
+    ws_headers,
+)
 from harness.served import login
 from harness.servers import RedisServer, wait_until
 
@@ -28,7 +35,7 @@ XDIST_GROUP = "-lifecycle"
 
 EXPIRY = 3  # WS_GROUP_EXPIRY_SECONDS of these servers: renewals every second
 PER_USER = 20  # WS_MAX_CONNECTIONS_PER_USER (the default)
-ENDINGS = 1000
+SOCKETS_ENDED = 1000
 SERVICE_RESTART = 1012
 # The harness's servers hold no per-user limit by default: these hold the default one.
 ENV = {
@@ -96,36 +103,6 @@ def user_groups(client: redis.Redis) -> dict[str, int]:
     return {key.decode().removeprefix("asgi:group:"): client.zcard(key) for key in keys}
 
 
-def reset(ws) -> None:
-    """End the connection with a TCP RST, as a client that crashes or loses its network."""
-    raw = ws.transport.get_extra_info("socket")
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    ws.transport.abort()
-
-
-async def end(ws, how: str) -> None:
-    """End a chat socket one of the ways sockets end in the wild."""
-    if how == "close":
-        await ws.close()
-    elif how == "fin":  # the TCP connection closed without a close frame
-        ws.transport.close()
-    elif how == "rst":
-        reset(ws)
-    elif how == "stalled-rst":  # stops reading while the room talks, then resets
-        ws.transport.pause_reading()
-        await asyncio.sleep(0.3)
-        reset(ws)
-    elif how == "server-close":  # bad messages until the server closes it (4400)
-        for _ in range(10):
-            await ws.send("not json")
-        await drain(ws, limit=20, timeout=5)
-    else:
-        raise ValueError(how)
-
-
-WAYS = ["close", "fin", "rst", "stalled-rst", "server-close"]
-
-
 def test_sockets_ending_every_way_in_a_busy_room_leave_only_live_members(
     served, pair, cookie, redis_client
 ):
@@ -158,7 +135,7 @@ def test_sockets_ending_every_way_in_a_busy_room_leave_only_live_members(
             talking = asyncio.ensure_future(talk())
             listening = [asyncio.ensure_future(listen(ws)) for ws in (chatter, listener)]
             try:
-                for start in range(0, ENDINGS, 10):
+                for start in range(0, SOCKETS_ENDED, 10):
                     batch = await asyncio.gather(
                         *(
                             connect(pair[index % 2], path, headers[index % 2])
@@ -166,7 +143,10 @@ def test_sockets_ending_every_way_in_a_busy_room_leave_only_live_members(
                         )
                     )
                     await asyncio.sleep(0.05)  # the room's messages reach them
-                    endings = [end(ws, WAYS[(start + i) % len(WAYS)]) for i, ws in enumerate(batch)]
+                    endings = [
+                        end_socket(ws, ENDINGS[(start + i) % len(ENDINGS)])
+                        for i, ws in enumerate(batch)
+                    ]
                     for outcome in await asyncio.gather(*endings, return_exceptions=True):
                         if isinstance(outcome, websockets.ConnectionClosed):
                             refused += 1  # closed by the server first (4429 when busy)
@@ -209,7 +189,7 @@ def test_sockets_ending_every_way_in_a_busy_room_leave_only_live_members(
                 assert await drain(extra, limit=1) == ([], 4429)
 
     asyncio.run(full_allowance())
-    print(f"\n{ENDINGS} sockets ended ({refused} closed by the server first): no member left")
+    print(f"\n{SOCKETS_ENDED} sockets ended ({refused} closed by the server first): no member left")
     assert served.tracebacks(pair) == []
 
 

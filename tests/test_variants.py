@@ -143,10 +143,14 @@ def test_dependencies_are_exactly_what_the_variant_uses(project, variant):
     assert ('"channels-redis>=' in pyproject) == variant["use_redis"]
     assert ('"psycopg[binary]>=' in pyproject) == (variant["database"] == "postgresql")
     production_server = ('"uvicorn>=', '"uvloop>=', '"httptools>=', '"websockets>=')
-    everywhere = ('"django>=5.2', '"channels>=4.3.2"', '"daphne>=4.2.3"', '"django-csp>=4.0"')
+    everywhere = ('"django>=5.2', '"channels>=4.3.2', '"daphne>=4.2.3"', '"django-csp>=4.0"')
     security_floors = ('"twisted>=24.7.0"', '"h11>=0.16.0"', '"sqlparse>=0.5.0"')
     for required in (*everywhere, *production_server, *security_floors):
         assert required in pyproject
+    # Bounded above: the project overrides parts of them that are not public API.
+    overridden = ["django", "channels", "uvicorn"] + ["channels-redis"] * variant["use_redis"]
+    for name in overridden:
+        assert re.search(rf'^    "{name}>=[\d.]+,<[\d.]+",$', pyproject, re.MULTILINE), name
 
 
 def test_ruff_check_is_clean(project):
