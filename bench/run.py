@@ -94,7 +94,10 @@ def main() -> int:
         "--smoke", action="store_true", help="every scenario once, small: does it all run?"
     )
     parser.add_argument(
-        "--cache", type=Path, help="bake and install in this folder, kept for the next run"
+        "--cache",
+        type=Path,
+        help="bake and install in this folder, kept for the next run (a bake is kept as "
+        "made: empty the folder after changing the template)",
     )
     args = parser.parse_args()
     scale = SMOKE if args.smoke else FULL

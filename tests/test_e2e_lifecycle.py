@@ -27,7 +27,7 @@ from harness.client import (
     ws_headers,
 )
 from harness.served import login
-from harness.servers import RedisServer, wait_until
+from harness.servers import Daphne, RedisServer, wait_until
 
 pytestmark = pytest.mark.e2e
 # Servers of its own: it may run beside the default project's other modules.
@@ -103,13 +103,11 @@ def user_groups(client: redis.Redis) -> dict[str, int]:
     return {key.decode().removeprefix("asgi:group:"): client.zcard(key) for key in keys}
 
 
-def test_sockets_ending_every_way_in_a_busy_room_leave_only_live_members(
-    served, pair, cookie, redis_client
-):
-    """1,000 sockets of one user in a room talking at about 60 messages a second, each
-    ended one of five ways; then the room and the user's group hold only the live sockets,
-    and the user can again open WS_MAX_CONNECTIONS_PER_USER sockets on each process.
-    (Before SocketConsumer, a few in 200 leaked, and every stalled-then-reset socket.)
+def sockets_end_clean(pair, cookie: str, redis_client: redis.Redis, count: int) -> int:
+    """`count` sockets of one user in a room where two members talk at about 60 messages a
+    second across `pair`, each ended one of the ENDINGS; then the room and the user's group
+    hold only the two live sockets, and the user can again open WS_MAX_CONNECTIONS_PER_USER
+    sockets on each process, and no more. Returns how many the server closed first.
     """
     name = room()
     path = f"/ws/chat/{name}/"
@@ -135,7 +133,7 @@ def test_sockets_ending_every_way_in_a_busy_room_leave_only_live_members(
             talking = asyncio.ensure_future(talk())
             listening = [asyncio.ensure_future(listen(ws)) for ws in (chatter, listener)]
             try:
-                for start in range(0, SOCKETS_ENDED, 10):
+                for start in range(0, count, 10):
                     batch = await asyncio.gather(
                         *(
                             connect(pair[index % 2], path, headers[index % 2])
@@ -189,8 +187,31 @@ def test_sockets_ending_every_way_in_a_busy_room_leave_only_live_members(
                 assert await drain(extra, limit=1) == ([], 4429)
 
     asyncio.run(full_allowance())
+    return refused
+
+
+def test_sockets_ending_every_way_in_a_busy_room_leave_only_live_members(
+    served, pair, cookie, redis_client
+):
+    """1,000 sockets under the production command. (Before SocketConsumer, a few in 200
+    leaked, and every socket that stopped reading and then reset.)
+    """
+    refused = sockets_end_clean(pair, cookie, redis_client, SOCKETS_ENDED)
     print(f"\n{SOCKETS_ENDED} sockets ended ({refused} closed by the server first): no member left")
     assert served.tracebacks(pair) == []
+
+
+def test_sockets_end_clean_under_daphne_too(served, cookie, own_redis, redis_client):
+    """300 sockets under daphne, the development server: it ends sockets its own way."""
+    daphnes = [served.new_server(Daphne, REDIS_URL=own_redis.url, **ENV) for _ in range(2)]
+    try:
+        for server in daphnes:
+            server.start()
+        sockets_end_clean(daphnes, cookie, redis_client, 300)
+    finally:
+        for server in daphnes:
+            server.stop()
+    assert served.tracebacks(daphnes) == []
 
 
 def test_a_killed_processs_members_leave_within_the_group_expiry(

@@ -180,6 +180,9 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         self._readable_after_close = self.config.ws_max_size + 1024
 
     def data_received(self, data: bytes) -> None:
+        if len(data) <= PARSE_SLICE_BYTES and not self.close_sent:
+            super().data_received(data)  # the usual case: one small message
+            return
         for start in range(0, len(data), PARSE_SLICE_BYTES):
             if self.transport.is_closing():
                 return
@@ -193,8 +196,8 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     def handle_events(self) -> None:
         events = self.conn.events_received()
-        frames = sum(isinstance(event, Frame) for event in events)
-        if frames and self._over_frame_rate(frames):
+        # Once the handshake is in, every event is a frame.
+        if self.handshake_initiated and events and self._over_frame_rate(len(events)):
             self._close_flooded()
             return
         # uvicorn's own dispatch (WebSocketsSansIOProtocol.handle_events), over these events;

@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import ParseResult
 
 from channels.consumer import get_handler_name
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.security.websocket import OriginValidator
 from django.conf import settings
@@ -94,14 +93,15 @@ class SocketConsumer(AsyncWebsocketConsumer):
     """The base of the project's websocket consumers: groups joined with join() are kept
     alive while the socket lives and left when it ends, and disconnect() runs once however
     it ends (a close frame, a connection lost without one, a send to a peer already gone,
-    a close by the server, a stopping or cancelled task).
+    a close by the server, a stopping or cancelled task). A send to a peer already gone
+    raises the server's error (uvicorn's ClientDisconnected, which uvicorn ignores): the
+    consumer ends there, and its cleanup runs on the way out.
     """
 
     # One set per instance, made on first join().
     joined: set[str] | None = None
     _disconnected = False
-    # Set once close() is sent: nothing more may be sent on the socket (a group message
-    # arriving meanwhile is dropped for it, as for a member that has left).
+    # Set once close() is sent: nothing more may be sent on the socket.
     _close_sent = False
 
     async def join(self, group: str) -> None:
@@ -151,26 +151,18 @@ class SocketConsumer(AsyncWebsocketConsumer):
         self._disconnected = True
         await super().websocket_disconnect(message)
 
-    async def send(
-        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
-    ) -> None:
-        if self._close_sent:
-            return
-        try:
-            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
-        except OSError:
-            # uvicorn's ClientDisconnected: the peer is gone. End this consumer; its
-            # cleanup runs in __call__.
-            raise StopConsumer from None
-
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         if self._close_sent:
             return
         self._close_sent = True
-        try:
-            await super().close(code=code, reason=reason)
-        except OSError:
-            raise StopConsumer from None
+        await super().close(code=code, reason=reason)
+        # Nothing more reaches the server: a group message arriving for this socket now is
+        # dropped, as for a member that has left (uvicorn raises on a send after a close).
+        self.base_send = _dropped
+
+
+async def _dropped(message: dict[str, Any]) -> None:
+    """Stands in for the server's send once a consumer has closed its socket."""
 
 
 # The path of the handshake being validated, for the log line (each connection has its own task).
