@@ -15,6 +15,7 @@ what the template's tests need; everything binds to 127.0.0.1 and every loop is 
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import sys
@@ -46,9 +47,10 @@ async def cycles(servers: list[Uvicorn], cookie: str, total: int, concurrency: i
     room = f"soak-{uuid.uuid4().hex[:12]}"
     path = f"/ws/chat/{room}/"
     headers = [handshake_headers(server, cookie) for server in servers]
-    outcomes = {"ended": 0, "closed_by_server_first": 0, "failed_handshakes": 0}
+    outcomes = {"ended": 0, "closed_by_server_first": 0, "failed_handshakes": 0, "errors": 0}
     started = 0
     warm_up = max(1, total // 10)
+    errors: collections.Counter[str] = collections.Counter()
 
     async def talk(ws) -> None:
         for number in range(10_000_000):
@@ -73,11 +75,17 @@ async def cycles(servers: list[Uvicorn], cookie: str, total: int, concurrency: i
                 outcomes["failed_handshakes"] += 1
                 continue
             await asyncio.sleep(LIFETIME_SECONDS)
+            how = ENDINGS[(number // len(servers)) % len(ENDINGS)]
             try:
-                await end_socket(ws, ENDINGS[(number // len(servers)) % len(ENDINGS)])
+                await asyncio.wait_for(end_socket(ws, how), timeout=10)
                 outcomes["ended"] += 1
             except websockets.ConnectionClosed:
                 outcomes["closed_by_server_first"] += 1  # 4429 while the server catches up
+            except Exception as error:
+                outcomes["errors"] += 1
+                errors[f"{how}: {type(error).__name__}: {error}"[:200]] += 1
+            finally:
+                ws.transport.abort()  # whatever the ending left, nothing stays open here
 
     async with (
         await connect(servers[0], path, headers[0]) as chatter,
@@ -96,6 +104,7 @@ async def cycles(servers: list[Uvicorn], cookie: str, total: int, concurrency: i
         outcomes["seconds"] = round(time.monotonic() - began, 1)
         rss("end")
     outcomes["room"] = room
+    outcomes["error_kinds"] = dict(errors.most_common(10))
     return outcomes
 
 

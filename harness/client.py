@@ -148,7 +148,8 @@ ENDINGS = ("close", "fin", "rst", "stalled-rst", "server-close")
 def reset(ws) -> None:
     """End the connection with a TCP RST, as a client that crashes or loses its network."""
     raw = ws.transport.get_extra_info("socket")
-    raw.setsockopt(sockets.SOL_SOCKET, sockets.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):  # already closed by the server: nothing to reset
+        raw.setsockopt(sockets.SOL_SOCKET, sockets.SO_LINGER, struct.pack("ii", 1, 0))
     ws.transport.abort()
 
 

@@ -125,6 +125,7 @@ def test_the_soak_runs_and_finds_nothing_left(bakery, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     soak = json.loads((tmp_path / "soak.json").read_text())
     assert soak["failed_handshakes"] == 0
+    assert soak["errors"] == 0, soak["error_kinds"]
     assert soak["ended"] + soak["closed_by_server_first"] == 300
     assert soak["stale_group_members"] == 0
     assert soak["redis_group_keys_left"] == []

@@ -95,6 +95,9 @@ class LoggedQueue(BoundedQueue):
     because the socket is not reading fast enough is logged.
     """
 
+    # In slots, not the instance dictionary: a waiting socket holds one of these.
+    __slots__ = ("channel", "dropped")
+
     def __init__(self, channel: str, maxsize: int) -> None:
         super().__init__(maxsize)
         self.channel = channel

@@ -9,10 +9,12 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import ParseResult
 
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.security.websocket import OriginValidator
 from django.conf import settings
+from uvicorn.protocols.utils import ClientDisconnected
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,10 @@ def max_frame_bytes(max_message_chars: int | None = None) -> int:
     return 12 * max_message_chars + 1024
 
 
+# What the servers raise from a send to a client already gone: uvicorn's ClientDisconnected
+# (which uvicorn ignores) and daphne's, autobahn's Disconnected (which daphne logs as an
+# exception inside the application).
+CLIENT_GONE = (ClientDisconnected, Disconnected)
 # The close code disconnect() is given when the socket ended without a close frame.
 ABNORMAL_CLOSURE = 1006
 # Cleanup that cannot reach the channel layer in this time gives up (group expiry then
@@ -40,27 +46,45 @@ CLEANUP_TIMEOUT_SECONDS = 5.0
 class GroupRenewal:
     """The group memberships of this process's sockets, renewed in the channel layer a third
     of WS_GROUP_EXPIRY_SECONDS apart, so that they outlive the group expiry while their
-    sockets live and no longer than it once their process is gone.
+    sockets live and no longer than it once their process is gone. Also where a socket's
+    groups are remembered until it leaves them (no copy on the consumer: an idle socket's
+    memory is mostly such small structures).
 
     One task per process does it, in one round trip per Redis host where the layer can
     (config/redis.py's refresh_groups), else one group_add per membership.
     """
 
     def __init__(self) -> None:
-        self.members: dict[Any, set[tuple[str, str]]] = {}
+        # Per channel layer: each socket's channel and the groups it has joined.
+        self.members: dict[Any, dict[str, list[str]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     def add(self, layer: Any, group: str, channel: str) -> None:
-        self.members.setdefault(layer, set()).add((group, channel))
+        groups = self.members.setdefault(layer, {}).setdefault(channel, [])
+        if group not in groups:
+            groups.append(group)
         if self._task is None or self._task.done() or self._task.get_loop().is_closed():
             self._task = asyncio.get_running_loop().create_task(self._renew_forever())
 
     def discard(self, layer: Any, group: str, channel: str) -> None:
-        members = self.members.get(layer)
-        if members is not None:
-            members.discard((group, channel))
-            if not members:
-                del self.members[layer]
+        groups = self.members.get(layer, {}).get(channel)
+        if groups is not None and group in groups:
+            groups.remove(group)
+            if not groups:
+                self.forget(layer, channel)
+
+    def forget(self, layer: Any, channel: str) -> list[str]:
+        """Stop renewing `channel`'s memberships; returns its groups."""
+        channels = self.members.get(layer, {})
+        groups = channels.pop(channel, [])
+        if not channels:
+            self.members.pop(layer, None)
+        return groups
+
+    def memberships(self, layer: Any) -> set[tuple[str, str]]:
+        """The (group, channel) memberships of this process in `layer`."""
+        channels = self.members.get(layer, {})
+        return {(group, channel) for channel, groups in channels.items() for group in groups}
 
     async def _renew_forever(self) -> None:
         while self.members:
@@ -70,8 +94,8 @@ class GroupRenewal:
 
     async def renew(self) -> None:
         """Renew every membership of this process now."""
-        for layer, members in list(self.members.items()):
-            renewed = set(members)
+        for layer in list(self.members):
+            renewed = self.memberships(layer)
             try:
                 refresh = getattr(layer, "refresh_groups", None)
                 if refresh is not None:
@@ -80,7 +104,7 @@ class GroupRenewal:
                     for group, channel in renewed:
                         await layer.group_add(group, channel)
                 # A socket that left while this ran was added back: take it out again.
-                for group, channel in renewed - self.members.get(layer, set()):
+                for group, channel in renewed - self.memberships(layer):
                     await layer.group_discard(group, channel)
             except Exception:
                 logger.exception("Could not renew %d group memberships", len(renewed))
@@ -94,34 +118,28 @@ class SocketConsumer(AsyncWebsocketConsumer):
     alive while the socket lives and left when it ends, and disconnect() runs once however
     it ends (a close frame, a connection lost without one, a send to a peer already gone,
     a close by the server, a stopping or cancelled task). A send to a peer already gone
-    raises the server's error (uvicorn's ClientDisconnected, which uvicorn ignores): the
-    consumer ends there, and its cleanup runs on the way out.
+    ends the consumer quietly (CLIENT_GONE), and its cleanup runs on the way out.
     """
 
-    # One set per instance, made on first join().
-    joined: set[str] | None = None
     _disconnected = False
     # Set once close() is sent: nothing more may be sent on the socket.
     _close_sent = False
 
     async def join(self, group: str) -> None:
         """Add this socket to `group` until it ends (or leave() is called)."""
-        if self.joined is None:
-            self.joined = set()
-        self.joined.add(group)
-        await self.channel_layer.group_add(group, self.channel_name)
         group_renewal.add(self.channel_layer, group, self.channel_name)
+        await self.channel_layer.group_add(group, self.channel_name)
 
     async def leave(self, group: str) -> None:
         """Take this socket out of `group`."""
-        if self.joined is not None and group in self.joined:
-            self.joined.discard(group)
-            group_renewal.discard(self.channel_layer, group, self.channel_name)
-            await self.channel_layer.group_discard(group, self.channel_name)
+        group_renewal.discard(self.channel_layer, group, self.channel_name)
+        await self.channel_layer.group_discard(group, self.channel_name)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except CLIENT_GONE:
+            pass  # a send to a client already gone: the socket has ended, nothing failed
         finally:
             await self._end()
 
@@ -137,9 +155,9 @@ class SocketConsumer(AsyncWebsocketConsumer):
             await self._leave_all()
 
     async def _leave_all(self) -> None:
-        groups, self.joined = self.joined or set(), set()
-        for group in groups:
-            group_renewal.discard(self.channel_layer, group, self.channel_name)
+        if getattr(self, "channel_layer", None) is None:
+            return
+        groups = group_renewal.forget(self.channel_layer, self.channel_name)
         try:
             async with asyncio.timeout(CLEANUP_TIMEOUT_SECONDS):
                 for group in groups:
