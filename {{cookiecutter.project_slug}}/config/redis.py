@@ -90,6 +90,18 @@ class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionP
     """
 
 
+class DroppedMessages:
+    """Messages this process's channel layer dropped for full channels, counted for the
+    operator (the "seeing it in production" metrics read `total`).
+    """
+
+    total = 0
+
+    @classmethod
+    def add(cls, count: int) -> None:
+        cls.total += count
+
+
 class LoggedQueue(BoundedQueue):
     """A socket's in-process queue (channels-redis' BoundedQueue): a message dropped
     because the socket is not reading fast enough is logged.
@@ -105,6 +117,7 @@ class LoggedQueue(BoundedQueue):
 
     def put_nowait(self, item: Any) -> None:
         if self.full():
+            DroppedMessages.add(1)
             self.dropped += 1
             if math.log10(self.dropped).is_integer():  # the 1st, 10th, 100th...: no flood
                 logger.warning(
@@ -135,6 +148,8 @@ class ChannelFullAsWarning(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if "over capacity in group" in str(record.msg) and record.levelno < logging.WARNING:
             record.levelno, record.levelname = logging.WARNING, "WARNING"
+            if isinstance(record.args, tuple) and record.args and isinstance(record.args[0], int):
+                DroppedMessages.add(record.args[0])  # how many channels missed it
         return True
 
 

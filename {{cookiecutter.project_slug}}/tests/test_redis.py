@@ -21,7 +21,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from {{ cookiecutter.project_slug }}.core.health import check_channel_layer
 
-from config.redis import BACKENDS, BoundedRedisChannelLayer, LayerKind, redis_channel_layer
+from config.redis import (
+    BACKENDS,
+    BoundedRedisChannelLayer,
+    ChannelQueues,
+    DroppedMessages,
+    LayerKind,
+    redis_channel_layer,
+)
 
 from .support import load_settings, require_service
 
@@ -426,6 +433,7 @@ async def test_a_message_a_full_channel_misses_is_a_warning_naming_the_group(red
     config = redis_channel_layer(redis_url, "core")["CONFIG"]
     config["channel_capacity"] = {"specific.*": 1}
     layer = BoundedRedisChannelLayer(**config)
+    dropped_before = DroppedMessages.total
     room, channel = group(), await layer.new_channel()
     await layer.group_add(room, channel)
     try:
@@ -438,3 +446,19 @@ async def test_a_message_a_full_channel_misses_is_a_warning_naming_the_group(red
     [record] = [r for r in caplog.records if r.name == "channels_redis.core"]
     assert record.levelname == "WARNING"
     assert room in record.getMessage()
+    assert DroppedMessages.total == dropped_before + 1
+
+
+async def test_a_message_a_slow_socket_misses_is_a_warning_and_counted(caplog):
+    queue = ChannelQueues(capacity=2)["specific.test!slow"]
+    dropped_before = DroppedMessages.total
+    for number in range(12):
+        queue.put_nowait({"n": number})
+
+    assert [queue.get_nowait()["n"] for _ in range(2)] == [10, 11]  # the newest kept
+    assert DroppedMessages.total == dropped_before + 10
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [  # the 1st and the 10th drop, not every one
+        "Dropped 1 messages for specific.test!slow: it reads slower than they come",
+        "Dropped 10 messages for specific.test!slow: it reads slower than they come",
+    ]
