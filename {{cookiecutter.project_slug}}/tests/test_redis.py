@@ -18,8 +18,10 @@ from django.utils.module_loading import import_string
 from redis.asyncio import Connection, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from uvicorn.protocols.utils import ClientDisconnected
 
 from {{ cookiecutter.project_slug }}.core.health import check_channel_layer
+from {{ cookiecutter.project_slug }}.core.websocket import SkipDatabaseCleanupMixin, SocketConsumer
 
 from config.redis import (
     BACKENDS,
@@ -65,6 +67,9 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+GONE_GROUP = f"test.gone.{uuid.uuid4().hex}"
 
 
 def group() -> str:
@@ -462,3 +467,61 @@ async def test_a_message_a_slow_socket_misses_is_a_warning_and_counted(caplog):
         "Dropped 1 messages for specific.test!slow: it reads slower than they come",
         "Dropped 10 messages for specific.test!slow: it reads slower than they come",
     ]
+
+
+async def test_messages_for_a_gone_consumer_are_not_kept(redis_url):
+    """A socket that ended with messages on their way to it: another consumer of the
+    process pops them from the process's Redis list, and channels-redis used to keep them
+    in a new queue for ever (a leak per socket in a busy room).
+    """
+    layer = BoundedRedisChannelLayer(**redis_channel_layer(redis_url, "core")["CONFIG"])
+    gone, live = await layer.new_channel(), await layer.new_channel()
+    try:
+        receiving = asyncio.ensure_future(layer.receive(gone))
+        await asyncio.sleep(0.1)
+        receiving.cancel()  # as Channels does when a consumer stops
+        with contextlib.suppress(asyncio.CancelledError):
+            await receiving
+
+        await layer.send(gone, {"type": "test.message", "text": "too late"})
+        await layer.send(live, {"type": "test.message", "text": "for the living"})
+        received = await asyncio.wait_for(layer.receive(live), timeout=5)
+
+        assert received["text"] == "for the living"
+        assert gone not in layer.receive_buffer
+    finally:
+        await layer.close_pools()
+
+
+@pytest.mark.parametrize("kind", ["core"])  # pub/sub keeps no receive buffers
+async def test_a_consumer_ended_by_an_error_leaves_no_channel_open(redis_settings, kind):
+    """A send to a client already gone ends a consumer by an exception, after which
+    Channels cancels no receive: SocketConsumer tells the layer the channel is closed.
+    """
+    layer = get_channel_layer()
+
+    class Member(SkipDatabaseCleanupMixin, SocketConsumer):
+        async def connect(self) -> None:
+            await self.join(GONE_GROUP)
+            await self.accept()
+
+        async def gone_message(self, event: dict) -> None:
+            await self.send(text_data="to nobody")
+
+    incoming: asyncio.Queue = asyncio.Queue()
+    incoming.put_nowait({"type": "websocket.connect"})
+    accepted = asyncio.Event()
+
+    async def send(message: dict) -> None:
+        if message["type"] == "websocket.accept":
+            accepted.set()
+            return
+        raise ClientDisconnected
+
+    scope = {"type": "websocket", "path": "/ws/gone/", "headers": [], "subprotocols": []}
+    consumer = asyncio.ensure_future(Member.as_asgi()(scope, incoming.get, send))
+    await asyncio.wait_for(accepted.wait(), timeout=5)
+    await layer.group_send(GONE_GROUP, {"type": "gone.message"})
+    await asyncio.wait_for(consumer, timeout=5)
+
+    assert layer.receive_buffer.live == set()

@@ -157,6 +157,10 @@ class SocketConsumer(AsyncWebsocketConsumer):
     async def _leave_all(self) -> None:
         if getattr(self, "channel_layer", None) is None:
             return
+        # The layer may keep messages for this channel (config/redis.py): no more.
+        channel_closed = getattr(self.channel_layer, "channel_closed", None)
+        if channel_closed is not None:
+            channel_closed(self.channel_name)
         groups = group_renewal.forget(self.channel_layer, self.channel_name)
         try:
             async with asyncio.timeout(CLEANUP_TIMEOUT_SECONDS):
