@@ -22,7 +22,7 @@ from pathlib import Path
 from lineup import LAYERS, NAMES, allow_sockets, contestants, log_in, prepare
 from scenarios import FULL, IDLE_CONNECTIONS, SMOKE, Scale, scenarios
 
-from harness.baking import Bakery
+from harness.baking import CACHE_HELP, Bakery
 from harness.variants import TEMPLATE_DIR
 
 
@@ -93,12 +93,7 @@ def main() -> int:
     parser.add_argument(
         "--smoke", action="store_true", help="every scenario once, small: does it all run?"
     )
-    parser.add_argument(
-        "--cache",
-        type=Path,
-        help="bake and install in this folder, kept for the next run (a bake is kept as "
-        "made: empty the folder after changing the template)",
-    )
+    parser.add_argument("--cache", type=Path, help=CACHE_HELP)
     args = parser.parse_args()
     scale = SMOKE if args.smoke else FULL
     if not any(scenarios(args.seconds, layer, args.only) for layer in LAYERS):

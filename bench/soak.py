@@ -3,7 +3,7 @@ processes on a Redis of the soak's own, in a room where two members talk at 60 m
 second; each socket ends one of the ways sockets end in the wild (harness.client.ENDINGS).
 What is left at the end is what leaked.
 
-    python bench/soak.py [--cycles 100000] [--concurrency 16] [--out bench-results]
+    python bench/soak.py [--cycles 100000] [--concurrency 32] [--out bench-results]
                          [--cache DIR]
 
 Prints and writes soak.json to --out: each process's resident memory after the warm-up
@@ -27,7 +27,7 @@ from pathlib import Path
 import redis
 import websockets
 
-from harness.baking import Bakery
+from harness.baking import CACHE_HELP, Bakery
 from harness.client import ENDINGS, connect, end_socket, receive_json, send_json
 from harness.client import ws_headers as handshake_headers
 from harness.served import login, prepare_database, server_env
@@ -195,14 +195,9 @@ def soak(total: int, concurrency: int, workdir: Path, bakery: Bakery | None) -> 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=100_000)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--out", type=Path, default=TEMPLATE_DIR / "bench-results")
-    parser.add_argument(
-        "--cache",
-        type=Path,
-        help="bake and install in this folder, kept for the next run (a bake is kept as "
-        "made: empty the folder after changing the template)",
-    )
+    parser.add_argument("--cache", type=Path, help=CACHE_HELP)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="soak-") as workdir:
         bakery = Bakery(args.cache) if args.cache else None

@@ -190,6 +190,13 @@ class MypyCaches:
         project.run(str(project.python), "-m", "mypy", "--cache-dir", str(cache_dir), ".")
 
 
+# The benchmark's --cache option: a Bakery's root kept between runs.
+CACHE_HELP = (
+    "bake and install in this folder, kept for the next run (a bake is kept as made: "
+    "empty the folder after changing the template)"
+)
+
+
 class Bakery:
     """The bake cache, the environments and their mypy caches of one run, under one root."""
 
