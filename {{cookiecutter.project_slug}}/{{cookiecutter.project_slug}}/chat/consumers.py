@@ -94,7 +94,6 @@ class ChatConsumer(SkipDatabaseCleanupMixin, Membership, SocketConsumer):
     room_name: str
     group: str
     user_name: str
-    closing = False
     bad_messages = 0
     # This user's limits (ratelimit.py), set while the socket counts against them.
     allowance: Allowance | None = None
@@ -156,7 +155,6 @@ class ChatConsumer(SkipDatabaseCleanupMixin, Membership, SocketConsumer):
 
     async def close_with(self, code: CloseCode) -> None:
         logger.info("Closing websocket %s with %d (%s)", self.scope["path"], code, code.name)
-        self.closing = True
         # A plain int: daphne (autobahn) refuses int subclasses such as IntEnum members.
         await self.close(code=int(code))
 

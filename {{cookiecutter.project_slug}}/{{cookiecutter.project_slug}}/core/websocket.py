@@ -122,8 +122,9 @@ class SocketConsumer(AsyncWebsocketConsumer):
     """
 
     _disconnected = False
-    # Set once close() is sent: nothing more may be sent on the socket.
-    _close_sent = False
+    # True once close() is sent: nothing more reaches the client, and a consumer stops
+    # handling what it receives.
+    closing = False
 
     async def join(self, group: str) -> None:
         """Add this socket to `group` until it ends (or leave() is called)."""
@@ -174,9 +175,9 @@ class SocketConsumer(AsyncWebsocketConsumer):
         await super().websocket_disconnect(message)
 
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
-        if self._close_sent:
+        if self.closing:
             return
-        self._close_sent = True
+        self.closing = True
         await super().close(code=code, reason=reason)
         # Nothing more reaches the server: a group message arriving for this socket now is
         # dropped, as for a member that has left (uvicorn raises on a send after a close).
