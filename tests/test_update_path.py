@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from harness import project_scripts
+from harness.commands import run
+from harness.services import create_postgres_database, require_services
 from harness.updates import (
     TemplateRepository,
     bake_with_cookiecutter,
@@ -101,27 +104,41 @@ def test_cruft_update_carries_template_commits_and_keeps_the_teams_work(tmp_path
         assert not (project / path).exists(), path
 
 
-def test_a_project_of_the_latest_release_updates_to_this_commit(tmp_path):
-    """Baked from the latest release (before 0.2 with plain cookiecutter and no
-    .cruft.json: then linked as the README says), then updated to the template as this
-    checkout holds it.
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("release", releases(), ids=lambda release: release.version)
+def test_a_used_project_of_a_release_updates_and_keeps_its_users(
+    release, database, bakery, tmp_path
+):
+    """Baked from every release CHANGELOG.md lists (before 0.2 with plain cookiecutter and no
+    .cruft.json: then linked as the README says), migrated and used (users, a group, a
+    permission, an admin log entry, a logged-in session), updated to the template as this
+    checkout holds it, migrated again: everyone logs in as before, the old session is still
+    logged in, and the database is the one a new project's migrations make.
     """
-    release = releases()[0]
+    answers = variant(database=database)
+    require_services(answers)
+    python = bakery.baked(answers).python  # this checkout's environment runs both releases
     tagged = git(TEMPLATE_DIR, "tag", "--list", release.tag)
     if tagged:  # a clone may come without tags; the CHANGELOG names the commit either way
         tag_commit = git(TEMPLATE_DIR, "rev-parse", f"{release.tag}^{{commit}}")
         assert tag_commit.startswith(release.commit)
     template = TemplateRepository(tmp_path / "template")
     release_commit = template.commit_release(release)
-    project = bake_with_cookiecutter(template.path, variant(), tmp_path / "projects")
+    project = bake_with_cookiecutter(template.path, answers, tmp_path / "projects")
     if not (project / ".cruft.json").exists():
         # README, Keep up to date: a project baked before .cruft.json existed.
-        linked = cruft(project, "link", str(template.path), "--checkout", release_commit, "-y")
+        context = ["--extra-context", json.dumps(answers)]
+        linked = cruft(
+            project, "link", str(template.path), "--checkout", release_commit, "-y", *context
+        )
         assert linked.returncode == 0, linked.stdout + linked.stderr
         state = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
         state["skip"] = [".env", ".cruft.json"]
         (project / ".cruft.json").write_text(json.dumps(state, indent=2) + "\n")
     commit_project(project, f"baked from {release.version}")
+    env = database_env(python, database, tmp_path, f"{release.version}_used")
+    run([str(python), "manage.py", "migrate"], cwd=project, env=env)
+    used = project_script(python, project, "use_project.py", env=env)
     env_before = (project / ".env").read_bytes()
     current = template.commit_working_tree("the template as this checkout holds it")
 
@@ -131,7 +148,51 @@ def test_a_project_of_the_latest_release_updates_to_this_commit(tmp_path):
     assert leftovers(project) == []
     assert (project / ".env").read_bytes() == env_before
     assert json.loads((project / ".cruft.json").read_text())["commit"] == current
-    for path in PRUNED:
-        assert not (project / path).exists(), path
+    if database == "sqlite":
+        for path in PRUNED:
+            assert not (project / path).exists(), path
     assert (project / SLUG / "users" / "models.py").exists()  # new since 0.1.0
     assert "[tool.cruft]" in (project / "pyproject.toml").read_text(encoding="utf-8")
+
+    migrated = run([str(python), "manage.py", "migrate"], cwd=project, env=env)
+    run([str(python), "manage.py", "makemigrations", "--check", "--dry-run"], cwd=project, env=env)
+    again = run([str(python), "manage.py", "migrate"], cwd=project, env=env)
+
+    assert used["user_model"] == "auth.User"  # the release's; the test's premise
+    assert "Adopted the auth_user table" in migrated.stdout
+    assert "Adopted" not in again.stdout
+    users = project_script(python, project, "read_users.py", used["session"], env=env)
+    assert users == {
+        "user_model": "users.User",
+        "alice": used["alice"],
+        "admin": used["admin"],
+        "admin_is_superuser": True,
+        "alice_groups": ["editors"],
+        "alice_perms": ["users.change_user", "users.view_user"],
+        "log": [["admin", "users", "alice"]],
+        "session_user": used["alice"],
+        "user_content_types": ["users"],
+        "newcomer": max(used["alice"], used["admin"]) + 1,
+        "users": 3,
+    }
+    fresh = database_env(python, database, tmp_path, f"{release.version}_fresh")
+    run([str(python), "manage.py", "migrate"], cwd=project, env=fresh)
+    adopted_schema = project_script(python, project, "schema.py", env=env)
+    fresh_schema = project_script(python, project, "schema.py", env=fresh)
+    assert adopted_schema["applied"] == fresh_schema["applied"]
+    assert adopted_schema["tables"] == fresh_schema["tables"]
+
+
+def database_env(python: Path, database: str, tmp_path: Path, name: str) -> dict[str, str]:
+    """A database of its own for one step of the test."""
+    if database == "postgresql":
+        url = create_postgres_database(python, "ccdc_update_" + re.sub(r"\W", "_", name))
+    else:
+        url = f"sqlite:///{tmp_path / name}.sqlite3"
+    return {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+
+
+def project_script(python: Path, project: Path, script: str, *args: str, env) -> dict:
+    """One of harness/project_scripts run in `project`; its JSON answer."""
+    command = [str(python), str(project_scripts.FOLDER / script), *args]
+    return json.loads(run(command, cwd=project, env=env).stdout.splitlines()[-1])
