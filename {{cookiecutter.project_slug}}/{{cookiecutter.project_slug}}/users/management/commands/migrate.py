@@ -5,17 +5,23 @@ with `InconsistentMigrationHistory` before migrating anything.
 
 from typing import Any
 
+from django.core.management.base import CommandError
 from django.core.management.commands import migrate
 from django.db import connections
 
-from ...adoption import adopt_auth_user
+from ...adoption import adopt_auth_user, needs_adoption
 
 
 class Command(migrate.Command):
     def handle(self, *args: Any, **options: Any) -> None:
-        # Not for --plan or --check, which promise to change nothing.
-        dry = options["plan"] or options["check_unapplied"]
-        if not dry and adopt_auth_user(connections[options["database"]]):
+        connection = connections[options["database"]]
+        if options["plan"] or options["check_unapplied"]:  # promise to change nothing
+            if needs_adoption(connection):
+                raise CommandError(
+                    "This database was made before users.User existed: run `manage.py "
+                    "migrate` once to adopt its auth_user table (users/adoption.py)."
+                )
+        elif adopt_auth_user(connection):
             self.stdout.write(
                 "Adopted the auth_user table as users.User's: users, their groups and "
                 "permissions kept (users/adoption.py)."
