@@ -85,7 +85,9 @@ class Baked:
         return self.run(str(self.python), "manage.py", *args, env=env)
 
     def files(self) -> list[Path]:
-        return sorted(p for p in self.path.rglob("*") if p.is_file())
+        """The project's files, not git's (the bake makes a repository)."""
+        found = (p for p in self.path.rglob("*") if p.is_file())
+        return sorted(p for p in found if ".git" not in p.relative_to(self.path).parts)
 
 
 class BakeCache:

@@ -121,11 +121,14 @@ def bake_with_cookiecutter(template: Path, answers: Answers, output_dir: Path) -
 
 
 def commit_project(project: Path, message: str) -> None:
-    """What a user does with a new project: a git repository, everything committed."""
-    if not (project / ".git").exists():
+    """What a user does with a new project: everything committed (the bake made the
+    repository, and its first commit where git had an identity).
+    """
+    if not (project / ".git").exists():  # baked by a release before 0.2
         git(project, "init", "--quiet", "--initial-branch", "main")
     git(project, "add", "--all")
-    git(project, "commit", "--quiet", "--message", message)
+    if git(project, "status", "--porcelain"):
+        git(project, "commit", "--quiet", "--message", message)
 
 
 def cruft(project: Path, *args: str) -> subprocess.CompletedProcess[str]:

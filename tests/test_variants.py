@@ -336,10 +336,10 @@ def test_no_missing_migrations(django_checks):
     assert django_checks["makemigrations"] == ""
 
 
-# The project's own test command measures coverage against its floor. The tracer costs a
+# `make test` measures coverage against its floor (`pytest --cov`). The tracer costs a
 # suite up to two thirds more CPU on Python 3.11, so the template measures the default
 # project and the combination with the lowest figure (every combination measured by hand:
-# docs/testing.md); the other variants run `--no-cov`.
+# docs/testing.md); the other variants run plain `pytest`, as the README's command does.
 COVERAGE_VARIANTS = [
     variants.variant(),
     variants.variant(use_redis=False, include_sample_consumer=False, database="postgresql"),
@@ -364,7 +364,7 @@ def test_own_test_suite_passes_with_real_services(
         return project.run(
             str(project.python),
             *("-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA"),
-            *([] if measured else ["--no-cov"]),
+            *(["--cov"] if measured else []),
             env={**service_env(variant), **elsewhere},
         )
 
