@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from harness.baking import Bakery
+from harness.compose import included_compose_files, merged_compose_services
 from harness.proxy import Nginx, make_certificates
 from harness.servers import production_command
 from harness.services import require
@@ -46,31 +47,6 @@ def project(request, bakery: Bakery) -> Path:
 def test_dockerfile_passes_hadolint(project):
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
     check([hadolint, "--failure-threshold", "warning", str(project / "Dockerfile")])
-
-
-def included_compose_files(project: Path) -> list[Path]:
-    """The files compose.yaml includes, in merge order (one include, merged paths)."""
-    [include] = yaml.safe_load((project / "compose.yaml").read_text())["include"]
-    assert include["project_directory"] == "."
-    return [project / path for path in include["path"]]
-
-
-def merged_compose_services(project: Path) -> dict[str, dict]:
-    """Services of the included files, merged as compose merges them (mappings by key,
-    sequences appended), enough for what these tests ask.
-    """
-    services: dict[str, dict] = {}
-    for path in included_compose_files(project):
-        for name, service in yaml.safe_load(path.read_text())["services"].items():
-            merged = services.setdefault(name, {})
-            for key, value in service.items():
-                if isinstance(value, dict):
-                    merged[key] = {**merged.get(key, {}), **value}
-                elif isinstance(value, list):
-                    merged[key] = [*merged.get(key, []), *value]
-                else:
-                    merged[key] = value
-    return services
 
 
 def test_compose_files_match_the_compose_spec(project):

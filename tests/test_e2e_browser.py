@@ -9,9 +9,11 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from harness.commands import run
+from harness.compose import ComposeWeb, build_static_files
 from harness.served import PASSWORD, USERNAME
-from harness.services import require
-from harness.variants import SCALE_VARIANTS
+from harness.services import require, require_services
+from harness.variants import SCALE_VARIANTS, variant
 
 pytestmark = pytest.mark.e2e
 
@@ -138,3 +140,47 @@ def test_a_page_refused_with_4429_backs_off(context, served):
         # First refusal at once, the next after 2.5 to 5 s, the third 5 to 10 s later.
         assert 1 <= limited.log().count(refusal) <= 2
         assert served.tracebacks() == []
+
+
+@pytest.fixture(scope="module")
+def compose_web(bakery, tmp_path_factory):
+    """The default project's compose stack run without Docker (harness/compose.py): the
+    image's collectstatic step and environment, the web service's environment and command
+    (migrate, then the server), its Redis and database here, then the README's superuser.
+    """
+    answers = variant()
+    require_services(answers)
+    workdir = tmp_path_factory.mktemp("compose")
+    project = bakery.copy(answers, workdir)
+    build_static_files(project.path, project.python)
+    log = workdir / "web.log"
+    with ComposeWeb(project.path, project.python, log, workdir, "ccdc_compose") as web:
+        superuser = {**web.env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}
+        create = ["manage.py", "createsuperuser", "--noinput", "--username", USERNAME]
+        run([str(project.python), *create, "--email", "a@example.com"], project.path, superuser)
+        yield web
+    assert "Traceback" not in web.log(), web.log()
+
+
+def test_the_compose_stack_chats_in_a_browser_at_its_url(context, compose_web):
+    """`docker compose up`'s web service, production settings and all, at the address
+    compose.yaml names (its port here a free one): log in, two pages chat.
+    """
+    assert "http://localhost:8000/" in (compose_web.cwd / "compose.yaml").read_text()
+    room = f"compose-{uuid.uuid4().hex[:8]}"
+    url = f"http://localhost:{compose_web.port}/chat/{room}/"
+    pages = []
+    for _ in range(2):
+        page = context.new_page()
+        page.goto(url)
+        if "/accounts/login/" in page.url:
+            page.fill("input[name=username]", USERNAME)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"**/chat/{room}/")
+        expect(page.locator("#chat-status")).to_have_attribute("data-state", "open")
+        pages.append(page)
+
+    say(pages[0], "hello from compose")
+
+    expect(pages[1].locator("#chat-log")).to_contain_text("hello from compose")
