@@ -17,6 +17,7 @@ PROJECT_VARIABLES = (
     "PYTHONPATH",
     "WS_",
     "HEALTH_",
+    "EMAIL_URL",
 )
 
 

@@ -30,6 +30,7 @@ OWNED_PATHS: dict[tuple[str, object], list[str]] = {
     ],
     ("use_auth", True): [
         f"{SLUG}/templates/registration",
+        f"{SLUG}/users/urls.py",
         "tests/test_accounts.py",
         "tests/test_chat_auth.py",
         "tests/test_sessions.py",

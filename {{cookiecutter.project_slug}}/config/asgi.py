@@ -17,6 +17,8 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.asgi import get_asgi_application
 
+from config.startup import load_settings_or_exit
+
 # Fail safe: without an explicit choice, run with production settings, which refuse
 # to start without a real secret key.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
@@ -30,7 +32,9 @@ warnings.filterwarnings(
     module="django.core.handlers.asgi",
 )
 
-# Set Django up before importing consumers, which may import models.
+# Settings first (a refusal is a message, not a traceback), then Django, then the
+# consumers, which may import models.
+load_settings_or_exit()
 django_asgi_app = get_asgi_application()
 
 from {{ cookiecutter.project_slug }}.core.websocket import AllowedHostsOriginValidator  # noqa: E402

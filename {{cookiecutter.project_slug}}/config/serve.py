@@ -14,12 +14,14 @@ import argparse
 import os
 from typing import Any
 
+import django
 import uvicorn
 from django.conf import settings
 
 from {{ cookiecutter.project_slug }}.core.websocket import max_frame_bytes
 
 from config.server import HttpProtocol, WebSocketProtocol
+from config.startup import load_settings_or_exit
 
 APPLICATION = "config.asgi:application"
 # On SIGTERM uvicorn closes every websocket with 1012 and waits for their consumers to
@@ -39,6 +41,8 @@ def server_options() -> dict[str, Any]:
         "ws_per_message_deflate": False,
         "proxy_headers": True,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        # Django's LOGGING formats uvicorn's records too: one format, one line each.
+        "log_config": None,
         # Not uvicorn's limit_concurrency, which answers 503 to requests on connections
         # already open: HttpProtocol refuses new connections past WEB_MAX_CONNECTIONS.
     }
@@ -50,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     arguments = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+    load_settings_or_exit()
+    django.setup()  # LOGGING in place before uvicorn's first line
     uvicorn.run(APPLICATION, host=arguments.host, port=arguments.port, **server_options())
 
 

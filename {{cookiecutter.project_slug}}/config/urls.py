@@ -14,7 +14,7 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("health/", health.health, name="health"),
 {%- if cookiecutter.use_auth %}
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("{{ cookiecutter.project_slug }}.users.urls")),
 {%- endif %}
 {%- if cookiecutter.include_sample_consumer %}
     path("chat/", include("{{ cookiecutter.project_slug }}.chat.urls")),

@@ -71,7 +71,7 @@ def close_other_connections() -> None:
 
 
 # The environment variables the settings read.
-PROJECT_VARIABLES = ("DJANGO_", "DATABASE_URL", "REDIS_", "WS_", "HEALTH_")
+PROJECT_VARIABLES = ("DJANGO_", "DATABASE_URL", "REDIS_", "WS_", "HEALTH_", "EMAIL_URL")
 
 
 def load_settings(name: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> ModuleType:

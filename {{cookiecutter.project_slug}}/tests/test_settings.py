@@ -144,3 +144,57 @@ def test_production_refuses_a_wildcard_allowed_host(monkeypatch, hosts):
 
     with pytest.raises(ImproperlyConfigured, match="'\\*' accepts any Host header"):
         load_settings("production", env, monkeypatch)
+
+
+def test_production_names_every_missing_variable_at_once_without_a_traceback():
+    """In a fresh process, as a deployment meets it: one line per problem, exit 1."""
+    result = manage("check", settings="config.settings.production", env={})
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "Production settings refuse to start:"
+    missing = ["DJANGO_SECRET_KEY must be set", "DJANGO_ALLOWED_HOSTS must list"]
+{%- if cookiecutter.use_redis %}
+    missing.append("REDIS_URL (or REDIS_SENTINELS) must be set")
+{%- endif %}
+    assert len(lines) == 1 + len(missing), lines
+    for line, expected in zip(lines[1:], missing, strict=True):
+        assert line.startswith(f"- {expected}"), line
+
+
+def test_production_sends_mail_through_email_url(monkeypatch):
+    env = {
+        **PRODUCTION_ENV,
+        "EMAIL_URL": "smtp+tls://mailer:s3cret@smtp.example.com:587",
+        "DJANGO_DEFAULT_FROM_EMAIL": "chat@example.com",
+    }
+    production = load_settings("production", env, monkeypatch)
+
+    assert production.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+    assert (production.EMAIL_HOST, production.EMAIL_PORT) == ("smtp.example.com", 587)
+    assert (production.EMAIL_HOST_USER, production.EMAIL_HOST_PASSWORD) == ("mailer", "s3cret")
+    assert production.EMAIL_USE_TLS is True
+    assert production.DEFAULT_FROM_EMAIL == production.SERVER_EMAIL == "chat@example.com"
+    assert production.PASSWORD_RESET_BY_EMAIL is True
+
+
+def test_production_without_email_url_sends_nothing_and_offers_no_reset(monkeypatch):
+    production = load_settings("production", PRODUCTION_ENV, monkeypatch)
+
+    assert production.EMAIL_BACKEND == "django.core.mail.backends.dummy.EmailBackend"
+    assert production.PASSWORD_RESET_BY_EMAIL is False
+
+
+def test_production_mail_needs_a_sender(monkeypatch):
+    env = {**PRODUCTION_ENV, "EMAIL_URL": "smtp://smtp.example.com:25"}
+
+    with pytest.raises(ImproperlyConfigured, match="DJANGO_DEFAULT_FROM_EMAIL must be set"):
+        load_settings("production", env, monkeypatch)
+
+
+def test_local_settings_print_mail(monkeypatch):
+    local = load_settings("local", {}, monkeypatch)
+
+    assert local.EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend"
+    assert local.PASSWORD_RESET_BY_EMAIL is True

@@ -202,17 +202,38 @@ WS_MAX_BAD_MESSAGES = env.int("WS_MAX_BAD_MESSAGES", default=10)
 # enabled, so "Exception inside application" tracebacks and refused websocket handshakes
 # reach it; the "django" logger loses the handlers Django gives it by default, with which
 # each of its records (runserver's request lines among them) printed twice. Errors are
-# logged there too, not mailed (ADMINS is not set).
+# logged there too, not mailed (ADMINS is not set). Filters (core/logs.py): a request for a
+# Host this site does not serve is one WARNING line, not an ERROR with a traceback;
+# django.request keeps 5xx only (a 4xx is in the server's access line already); uvicorn's
+# lines name a proxied client by its address alone.
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+LOGS = "{{ cookiecutter.project_slug }}.core.logs"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "as_warning": {"()": f"{LOGS}.AsWarningWithoutTraceback"},
+        "server_errors_only": {"()": f"{LOGS}.ServerErrorsOnly"},
+        "client_address": {"()": f"{LOGS}.ClientAddress"},
+    },
     "formatters": {
         "plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
-    "loggers": {"django": {"handlers": [], "level": LOG_LEVEL, "propagate": True}},
+    "loggers": {
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.security.DisallowedHost": {"filters": ["as_warning"]},
+        "django.request": {"filters": ["server_errors_only"]},
+        # The production server's own records, in the same format (config/serve.py leaves
+        # uvicorn's logging to these settings).
+        "uvicorn.error": {"filters": ["client_address"]},
+        "uvicorn.access": {"filters": ["client_address"]},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# Email: local.py prints it, production.py sends it through EMAIL_URL (when set).
+PASSWORD_RESET_BY_EMAIL = True
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="webmaster@localhost")

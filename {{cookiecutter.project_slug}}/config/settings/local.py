@@ -14,6 +14,9 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-local-development-only")
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+# Mail (a password reset link, say) is printed to the console, not sent.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 {%- if cookiecutter.use_redis %}
 
 # Redis when REDIS_URL is set; otherwise base's in-memory layer, which a system check
