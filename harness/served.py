@@ -29,10 +29,7 @@ LOG_RECORD_START = re.compile(r"\d{4}-\d\d-\d\d |[A-Z]+: |\d+\.\d+\.\d+\.\d+:")
 # Records logged with a traceback on purpose: the warning core/health.py logs for a check
 # that failed (tests cause outages), and Django's for a request with a Host header that
 # ALLOWED_HOSTS refuses (answered 400; tests send them).
-EXPECTED_TRACEBACK_RECORDS = re.compile(
-    r"WARNING \S+core\.health: Health check '\w+' failed$"
-    r"|ERROR django\.security\.DisallowedHost: Invalid HTTP_HOST header"
-)
+EXPECTED_TRACEBACK_RECORDS = re.compile(r"WARNING \S+core\.health: Health check '\w+' failed$")
 
 
 @dataclass
@@ -83,8 +80,8 @@ class Served:
 
     def tracebacks(self, servers: list[AsgiServer] | None = None) -> list[str]:
         """Log lines of every server started here that report an unhandled exception. The
-        tracebacks under an EXPECTED_TRACEBACK_RECORDS record (a failed health check, a
-        refused Host header) are not one. `servers` narrows the search to those (a module
+        tracebacks under an EXPECTED_TRACEBACK_RECORDS record (a failed health check) are
+        not one. `servers` narrows the search to those (a module
         whose servers are its own, beside other modules' on the same worker).
         """
         found = []

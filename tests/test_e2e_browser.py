@@ -3,6 +3,7 @@
 No browser is downloaded: Playwright drives the system Chromium (executable_path).
 """
 
+import re
 import shutil
 import uuid
 
@@ -11,7 +12,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from harness.commands import run
 from harness.compose import ComposeWeb, build_static_files
+from harness.mail import MailSink
 from harness.served import PASSWORD, USERNAME
+from harness.servers import Uvicorn
 from harness.services import require, require_services
 from harness.variants import SCALE_VARIANTS, variant
 
@@ -184,3 +187,50 @@ def test_the_compose_stack_chats_in_a_browser_at_its_url(context, compose_web):
     say(pages[0], "hello from compose")
 
     expect(pages[1].locator("#chat-log")).to_contain_text("hello from compose")
+
+
+@pytest.mark.parametrize("e2e_name", ["defaults"], indirect=True, scope="module")
+def test_a_forgotten_password_is_reset_from_the_login_page(context, served):
+    """Production sending through EMAIL_URL to an SMTP server of the test's own: the login
+    page's link, the form, the emailed link, a new password, and in with it.
+    """
+    username = f"forgetful-{uuid.uuid4().hex[:8]}"
+    address = f"{username}@example.com"
+    create = ["manage.py", "createsuperuser", "--noinput", "--username", username]
+    user_env = {**served.env, "DJANGO_SUPERUSER_PASSWORD": "an-old-password-1"}
+    run([str(served.python), *create, "--email", address], served.path, user_env)
+    with MailSink() as sink:
+        server = served.new_server(
+            Uvicorn,
+            DJANGO_SETTINGS_MODULE="config.settings.production",
+            DJANGO_ALLOWED_HOSTS="127.0.0.1",
+            DJANGO_SECURE_SSL_REDIRECT="false",
+            EMAIL_URL=sink.url,
+            DJANGO_DEFAULT_FROM_EMAIL="chat@example.com",
+        )
+        with server:
+            page = context.new_page()
+            page.goto(f"{server.base_url}/accounts/login/")
+            page.click("text=Forgot your password?")
+            page.fill("input[name=email]", address)
+            page.click("button[type=submit]")
+            expect(page.locator("h1")).to_have_text("Check your email")
+            (mail,) = sink.wait_for(1)
+            assert mail["To"] == address
+            assert mail["From"] == "chat@example.com"
+            body = mail.get_content()
+            link = re.search(rf"{re.escape(server.base_url)}/accounts/reset/\S+/", body)
+            assert link is not None, body
+
+            page.goto(link[0])
+            page.fill("input[name=new_password1]", "a-brand-new-passphrase-7")
+            page.fill("input[name=new_password2]", "a-brand-new-passphrase-7")
+            page.click("button[type=submit]")
+            expect(page.locator("h1")).to_have_text("Password set")
+            page.click("text=log in")
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", "a-brand-new-passphrase-7")
+            page.click("button[type=submit]")
+
+            expect(page.locator("header nav")).to_contain_text(f"Signed in as {username}")
+    assert served.tracebacks([server]) == []

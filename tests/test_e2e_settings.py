@@ -4,12 +4,15 @@ compares websocket Origins by scheme, host and port.
 
 import asyncio
 import json
+import re
 import subprocess
+import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
 
-from harness.client import connect, drain, http_get, refused_status
+from harness.client import connect, drain, http_get, http_open, refused_status
 from harness.commands import clean_env
 from harness.served import Served
 from harness.servers import Runserver, Uvicorn, wait_until
@@ -177,3 +180,64 @@ def test_the_container_healthcheck_passes_with_only_the_real_domain_allowed(serv
         assert done.returncode == 0, done.stderr
         # Every other path still holds the Host header to ALLOWED_HOSTS.
         assert http_get(f"{server.base_url}/")[0] == 400
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["manage.py", "check"], id="manage.py"),
+        pytest.param(["-m", "config.serve", "--port", "0"], id="server-command"),
+    ],
+)
+def test_production_names_every_missing_variable_at_once(served, command):
+    """Production with none of its variables: every one named, one line each, exit 1."""
+    result = subprocess.run(
+        [str(served.python), *command],
+        cwd=served.path,
+        env=clean_env(DJANGO_SETTINGS_MODULE="config.settings.production"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "Production settings refuse to start:"
+    assert [line.split(" ")[1] for line in lines[1:]] == [
+        "DJANGO_SECRET_KEY",
+        "DJANGO_ALLOWED_HOSTS",
+        "REDIS_URL",
+    ]
+
+
+# One format for Django's records and the server's: "<date> <time> <LEVEL> <logger>: ...".
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+: ")
+
+
+def test_the_production_server_logs_one_line_per_event_in_one_format(production_server):
+    """A Host this site does not serve: one WARNING line; a page not found: its access
+    line only; every line of the log in Django's format, uvicorn's included.
+    """
+    trace = uuid.uuid4().hex
+    foreign = urllib.request.Request(
+        f"{production_server.base_url}/?trace={trace}", headers={"Host": "attacker.example"}
+    )
+    assert http_open(foreign)[0] == 400
+    assert http_get(f"{production_server.base_url}/no-such-page-{trace}/")[0] == 404
+    wait_until(
+        lambda: f"no-such-page-{trace}" in production_server.log(),
+        timeout=10,
+        what="the 404's access line",
+    )
+
+    log = production_server.log()
+    assert "Traceback" not in log
+    lines = log.splitlines()
+    assert [line for line in lines if not LOG_LINE.match(line)] == []
+    (refused,) = [line for line in lines if "attacker.example" in line]
+    assert " WARNING django.security.DisallowedHost: Invalid HTTP_HOST header" in refused
+    (not_found,) = [line for line in lines if f"no-such-page-{trace}" in line]
+    assert " INFO uvicorn.access: 127.0.0.1:" in not_found
+    assert not_found.endswith(" 404")
