@@ -4,6 +4,7 @@ Their content depends only on use_redis and database, so the four variants with 
 and the GitHub workflow that differ in those cover all (the run's shared bakes).
 """
 
+import difflib
 import itertools
 import json
 import re
@@ -18,7 +19,7 @@ import yaml
 
 from harness.baking import Bakery
 from harness.compose import included_compose_files, merged_compose_services
-from harness.proxy import Nginx, make_certificates
+from harness.proxy import Nginx, make_certificates, site_config
 from harness.servers import production_command
 from harness.services import require
 from harness.variants import TEMPLATE_DIR, variant, variant_id
@@ -165,3 +166,50 @@ def test_nginx_site_passes_nginx_t_and_balances_only_redis_projects(answers, bak
 
     shipped = re.findall(r"^ *server 10\.0\.0\.\d+:8000 ", site.read_text(), re.MULTILINE)
     assert len(shipped) == (2 if answers["use_redis"] else 1)
+
+
+def test_every_line_the_topology_changes_in_the_nginx_site_is_marked_edit(bakery, tmp_path):
+    """What an operator must change is what the tests change: each shipped line that the
+    topology's configuration replaces or removes says EDIT (certificate paths, the domain,
+    the listen ports, IPv6 ones included, the app hosts).
+    """
+    site = bakery.bakes.path(variant()) / "deploy" / "nginx.conf"
+    shipped = site.read_text(encoding="utf-8")
+    certificates = make_certificates(tmp_path / "tls")
+    edited = site_config(
+        shipped,
+        domain="chat.test",
+        http_port=8080,
+        https_port=8443,
+        certificates=certificates,
+        app_hosts=["127.0.0.2:8000"],
+    )
+    lines = shipped.splitlines()
+    matcher = difflib.SequenceMatcher(a=lines, b=edited.splitlines(), autojunk=False)
+    changed = {
+        index
+        for tag, first, last, _, _ in matcher.get_opcodes()
+        if tag in ("replace", "delete")
+        for index in range(first, last)
+    }
+
+    def marked(index: int) -> bool:
+        """EDIT on the line, or on the comment right above the block of changed lines it
+        is in (a line with a comment of its own is its own block).
+        """
+        if "EDIT" in lines[index]:
+            return True
+        while (index := index - 1) >= 0:
+            above = lines[index].strip()
+            if above.startswith("#"):  # the comment block above: EDIT anywhere in it
+                while index >= 0 and lines[index].strip().startswith("#"):
+                    if "EDIT" in lines[index]:
+                        return True
+                    index -= 1
+                return False
+            if index not in changed or "#" in above:
+                return False
+        return False
+
+    assert len(changed) >= 8  # ports (5), domain (2+), certificate (2), app hosts
+    assert [lines[index] for index in sorted(changed) if not marked(index)] == []
