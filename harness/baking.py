@@ -50,10 +50,23 @@ def cookiecutter_config(output_dir: Path) -> Path:
     return config
 
 
+# Who commits what the harness commits, the bake's first commit included (the
+# post-generation hook commits only where git has an identity; a fresh machine has none).
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Update Test",
+    "GIT_AUTHOR_EMAIL": "update-test@example.com",
+    "GIT_COMMITTER_NAME": "Update Test",
+    "GIT_COMMITTER_EMAIL": "update-test@example.com",
+}
+
+
 def bake(answers: Answers, output_dir: Path) -> Path:
     """Bake the template with `answers` (the rest default) into `output_dir`, as
-    `cookiecutter --no-input` does, with a configuration of our own.
+    `cookiecutter --no-input` does, with a configuration of our own (and a git identity
+    for the hook's first commit, in this process's environment).
     """
+    for name, value in GIT_IDENTITY.items():
+        os.environ.setdefault(name, value)
     config = cookiecutter_config(output_dir)
     try:
         project = cookiecutter(

@@ -16,16 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import HarnessError
-from harness.baking import cookiecutter_config
+from harness.baking import GIT_IDENTITY, cookiecutter_config
 from harness.commands import run
 from harness.variants import TEMPLATE_DIR, Answers
 
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "Update Test",
-    "GIT_AUTHOR_EMAIL": "update-test@example.com",
-    "GIT_COMMITTER_NAME": "Update Test",
-    "GIT_COMMITTER_EMAIL": "update-test@example.com",
-}
 # A release heading of CHANGELOG.md and the commit it names: "## 0.1.0 — 2026-11-29" and,
 # below it, "Tagged `v0.1.0` at commit `c767de7`."
 RELEASE = re.compile(
@@ -105,9 +99,11 @@ class TemplateRepository:
         return self.path / "{{cookiecutter.project_slug}}"
 
 
-def bake_with_cookiecutter(template: Path, answers: Answers, output_dir: Path) -> Path:
-    """`cookiecutter --no-input <template> key=value ...`, as a user runs it, with its own
-    configuration (no user configuration read).
+def bake_with_cookiecutter(
+    template: Path | str, answers: Answers, output_dir: Path, checkout: str | None = None
+) -> Path:
+    """`cookiecutter --no-input [--checkout REF] <template> key=value ...`, as a user runs
+    it, with its own configuration (no user configuration read).
     """
     config = cookiecutter_config(output_dir)
     values = [
@@ -115,7 +111,10 @@ def bake_with_cookiecutter(template: Path, answers: Answers, output_dir: Path) -
         for key, value in answers.items()
     ]
     command = [sys.executable, "-m", "cookiecutter", "--no-input", "--config-file", str(config)]
-    run([*command, "--output-dir", str(output_dir), str(template), *values], cwd=output_dir)
+    if checkout:
+        command += ["--checkout", checkout]
+    arguments = [*command, "--output-dir", str(output_dir), str(template), *values]
+    run(arguments, cwd=output_dir, env=GIT_IDENTITY)  # the bake's first commit needs one
     (project,) = [p for p in output_dir.iterdir() if (p / "manage.py").exists()]
     return project
 

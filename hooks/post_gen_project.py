@@ -128,6 +128,9 @@ def template_source(context: dict) -> tuple[str, str | None]:
     for prefix, url in ABBREVIATIONS.items():
         if template.startswith(prefix):
             template = url.format(template.removeprefix(prefix))
+    # cookiecutter's `git+https://...`, `git+file://...`: git itself (and so cruft) takes
+    # the address without the `git+`.
+    template = template.removeprefix("git+")
     repo_dir = Path(str(context.get("_repo_dir", "")))
     if not repo_dir.is_absolute():
         # This hook runs in the new project: a relative path is the user's shell's.

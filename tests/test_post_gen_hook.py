@@ -115,6 +115,8 @@ def test_a_table_entry_missing_from_the_template_is_an_error(tmp_path, hook):
         ),
         ("gl:example/template", "https://gitlab.com/example/template.git"),
         ("https://git.example.com/template.git", "https://git.example.com/template.git"),
+        ("git+https://git.example.com/template.git", "https://git.example.com/template.git"),
+        ("git+file:///srv/templates/template", "file:///srv/templates/template"),
     ],
 )
 def test_the_cruft_file_names_the_template_as_git_can_clone_it(hook, given, recorded):

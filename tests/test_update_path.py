@@ -55,6 +55,29 @@ def test_the_readmes_bake_command_records_the_clone_it_ran_in(tmp_path):
     assert (recorded["template"], recorded["commit"]) == (str(clone.path), commit)
 
 
+def test_a_bake_by_address_at_a_commit_is_one_cruft_follows(tmp_path):
+    """The template README's way to a release: the repository's address (a local clone as
+    `git+file://`, which cookiecutter clones, honouring `--checkout`) and the commit the
+    CHANGELOG names (a clone may have no tags). `.cruft.json` records an address git can
+    clone and that commit: `cruft diff` finds the project as made, `cruft update` moves it.
+    """
+    template = TemplateRepository(tmp_path / "template")
+    released = template.commit_working_tree("a release")
+    later = change_the_template(template)
+    address = f"git+file://{template.path}"
+
+    project = bake_with_cookiecutter(address, variant(), tmp_path / "projects", released[:7])
+
+    recorded = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+    assert (recorded["template"], recorded["commit"]) == (f"file://{template.path}", released)
+    assert git(project, "status", "--porcelain") == ""  # the bake's own first commit
+    diff = cruft(project, "diff", "--exit-code")
+    assert diff.returncode == 0, diff.stdout + diff.stderr
+    updated = cruft(project, "update", "--skip-apply-ask")
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert json.loads((project / ".cruft.json").read_text())["commit"] == later
+
+
 def change_the_template(template: TemplateRepository) -> str:
     """A template commit of every kind an update must carry."""
     root = template.project_template
