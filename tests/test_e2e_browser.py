@@ -166,14 +166,15 @@ def compose_web(bakery, tmp_path_factory):
 
 
 def test_the_compose_stack_chats_in_a_browser_at_its_url(context, compose_web):
-    """`docker compose up`'s web service, production settings and all, at the address
-    compose.yaml names (its port here a free one): log in, two pages chat.
+    """`docker compose up`'s web service, production settings and all, at the addresses
+    compose.yaml and the README name (the port here a free one): log in, two pages chat.
     """
     assert "http://localhost:8000/" in (compose_web.cwd / "compose.yaml").read_text()
+    assert "<http://127.0.0.1:8000/>" in (compose_web.cwd / "README.md").read_text()
     room = f"compose-{uuid.uuid4().hex[:8]}"
-    url = f"http://localhost:{compose_web.port}/chat/{room}/"
     pages = []
-    for _ in range(2):
+    for host in ("localhost", "127.0.0.1"):
+        url = f"http://{host}:{compose_web.port}/chat/{room}/"
         page = context.new_page()
         page.goto(url)
         if "/accounts/login/" in page.url:
